@@ -108,15 +108,18 @@ class Ipaymu:
     expiry: int = field(default=24 * 3600, metadata=meta(DURATION))
 
 
+GatewaySection = Sandbox | Midtrans | Ipaymu
+
+
 @dataclass(frozen=True)
 class Payments:
     sandbox: Sandbox = Sandbox()
     midtrans: Midtrans = Midtrans()
     ipaymu: Ipaymu = Ipaymu()
 
-    def enabled(self) -> dict[str, Any]:
+    def enabled(self) -> dict[str, GatewaySection]:
         """Each enabled gateway's section by name."""
-        sections = {"sandbox": self.sandbox, "midtrans": self.midtrans, "ipaymu": self.ipaymu}
+        sections: dict[str, GatewaySection] = {"sandbox": self.sandbox, "midtrans": self.midtrans, "ipaymu": self.ipaymu}
         return {name: s for name, s in sections.items() if s.enabled}
 
     def method_ids(self) -> list[MethodId]:

@@ -1,0 +1,59 @@
+"""The `checkout-bot` command line. Every command takes --config PATH (default ./config.toml).
+
+A configuration mistake prints one line naming the key and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot import commands
+from bot.config import Config, ConfigError, load_config
+
+Handler = Callable[[Config, argparse.Namespace], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="checkout-bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("check-config", help="check config.toml and exit")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    catalog = sub.add_parser("catalog", help="the product catalog")
+    catalog_sub = catalog.add_subparsers(dest="action", required=True)
+    imp = catalog_sub.add_parser("import", help="upsert products from a .toml or .csv file")
+    imp.add_argument("file", type=Path)
+    return parser
+
+
+HANDLERS: dict[str, Handler] = {
+    "check-config": commands.check_config,
+    "db": commands.db_upgrade,
+    "catalog": commands.catalog_import,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+        return HANDLERS[args.command](config, args)
+    except ConfigError as exc:
+        print(f"checkout-bot: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""What the lifecycle core needs from storage, as Protocols.
+
+storage/repo.py satisfies these structurally; the core never imports SQLAlchemy. Every method
+runs inside the caller's transaction, so a status change, its event and its outbox rows commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone the outbox can message: a chat on a channel."""
+
+    channel: str  # telegram | whatsapp | console
+    address: str
+
+
+class ProductRow(Protocol):
+    id: int
+    sku: str
+    names: dict[str, Any]
+    price: int
+    currency: str
+    stock: int | None
+    active: bool
+
+
+class CustomerRow(Protocol):
+    id: int
+    channel: str
+    channel_user_id: str
+    name: str | None
+    phone: str | None
+    language: str
+
+
+class OrderRow(Protocol):
+    id: int
+    code: str
+    status: str
+    customer_id: int
+    currency: str
+    items_total: int
+    shipping: int
+    total: int
+    delivery: dict[str, Any]
+    expires_at: datetime
+    paid_at: datetime | None
+
+
+class PaymentRow(Protocol):
+    id: int
+    order_id: int
+    attempt: int
+    gateway: str
+    method: str
+    reference: str
+    external_id: str | None
+    amount: int
+    currency: str
+    status: str
+    instructions: dict[str, Any] | None
+    expires_at: datetime | None
+    checked_at: datetime | None
+    paid_at: datetime | None
+    needs_review: bool
+    review_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewLine:
+    product: ProductRow
+    quantity: int
+
+
+class OrderStore(Protocol):
+    async def products_by_sku(self, skus: Collection[str]) -> Mapping[str, ProductRow]: ...
+    async def take_stock(self, product_id: int, quantity: int) -> bool: ...
+    async def return_stock(self, product_id: int, quantity: int) -> None: ...
+    async def code_exists(self, code: str) -> bool: ...
+    async def add(
+        self,
+        *,
+        code: str,
+        customer_id: int,
+        currency: str,
+        lines: Sequence[NewLine],
+        shipping: int,
+        delivery: Mapping[str, Any],
+        expires_at: datetime,
+    ) -> OrderRow: ...
+    async def lock(self, order_id: int) -> OrderRow: ...
+    async def lock_by_code(self, code: str) -> OrderRow | None: ...
+    async def lines(self, order_id: int) -> Sequence[tuple[int, int]]: ...
+    async def move(
+        self, order_id: int, new: str, allowed_from: Collection[str], **values: Any
+    ) -> bool: ...
+    async def customer(self, customer_id: int) -> CustomerRow: ...
+    async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[int]: ...
+
+
+class PaymentStore(Protocol):
+    async def get(self, payment_id: int) -> PaymentRow | None: ...
+    async def lock(self, payment_id: int) -> PaymentRow: ...
+    async def by_reference(self, reference: str) -> PaymentRow | None: ...
+    async def of_order(self, order_id: int) -> Sequence[PaymentRow]: ...
+    async def add(self, **values: Any) -> PaymentRow: ...
+    async def update(self, payment_id: int, **values: Any) -> None: ...
+    async def move(
+        self, payment_id: int, new: str, allowed_from: Collection[str], **values: Any
+    ) -> bool: ...
+    async def add_event(self, **values: Any) -> bool:
+        """False when an event with the same dedupe_key is already stored."""
+        ...
+
+    async def event_exists(self, dedupe_key: str) -> bool: ...
+
+
+class OutboxStore(Protocol):
+    async def enqueue(
+        self, to: Recipient, kind: str, payload: Mapping[str, Any], dedupe_key: str
+    ) -> bool:
+        """False when a row with that dedupe key exists already: one message per key."""
+        ...
+
+
+class Store(Protocol):
+    orders: OrderStore
+    payments: PaymentStore
+    outbox: OutboxStore

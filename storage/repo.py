@@ -1,0 +1,251 @@
+"""Repositories over one AsyncSession; the caller owns the transaction.
+
+They satisfy the Protocols in payments/ports.py structurally. Status moves are conditional
+updates, so a race between a callback and the poller settles in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments.ports import NewLine, Recipient
+from storage.db import Sessions, transaction
+from storage.models import (
+    Customer,
+    Order,
+    OrderItem,
+    Outbox,
+    Payment,
+    PaymentEvent,
+    Product,
+    utcnow,
+)
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: Any, key: str) -> Insert:
+    """INSERT ... ON CONFLICT (key) DO NOTHING, in this session's dialect."""
+    dialect = session.bind.dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=[key])
+
+
+class OrderRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def products_by_sku(self, skus: Collection[str]) -> dict[str, Product]:
+        rows = await self._session.scalars(select(Product).where(Product.sku.in_(list(skus))))
+        return {p.sku: p for p in rows}
+
+    async def take_stock(self, product_id: int, quantity: int) -> bool:
+        result = await self._session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .where((Product.stock.is_(None)) | (Product.stock >= quantity))
+            .values(stock=Product.stock - quantity)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def return_stock(self, product_id: int, quantity: int) -> None:
+        await self._session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(stock=Product.stock + quantity)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def code_exists(self, code: str) -> bool:
+        return bool(await self._session.scalar(select(exists().where(Order.code == code))))
+
+    async def add(
+        self,
+        *,
+        code: str,
+        customer_id: int,
+        currency: str,
+        lines: Sequence[NewLine],
+        shipping: int,
+        delivery: Mapping[str, Any],
+        expires_at: datetime,
+    ) -> Order:
+        items = [
+            OrderItem(
+                product_id=line.product.id,
+                sku=line.product.sku,
+                names=dict(line.product.names),
+                unit_price=line.product.price,
+                quantity=line.quantity,
+                line_total=line.product.price * line.quantity,
+            )
+            for line in lines
+        ]
+        items_total = sum(item.line_total for item in items)
+        order = Order(
+            code=code,
+            customer_id=customer_id,
+            currency=currency,
+            items_total=items_total,
+            shipping=shipping,
+            total=items_total + shipping,
+            delivery=dict(delivery),
+            expires_at=expires_at,
+            items=items,
+        )
+        self._session.add(order)
+        await self._session.flush()
+        return order
+
+    async def lock(self, order_id: int) -> Order:
+        query = select(Order).where(Order.id == order_id).with_for_update()
+        order = await self._session.scalar(query.execution_options(populate_existing=True))
+        if order is None:
+            raise LookupError(f"no order {order_id}")
+        return order
+
+    async def lock_by_code(self, code: str) -> Order | None:
+        query = select(Order).where(Order.code == code.strip().upper()).with_for_update()
+        return await self._session.scalar(query.execution_options(populate_existing=True))
+
+    async def lines(self, order_id: int) -> list[tuple[int, int]]:
+        query = select(OrderItem.product_id, OrderItem.quantity).where(
+            OrderItem.order_id == order_id
+        )
+        return [(row.product_id, row.quantity) for row in await self._session.execute(query)]
+
+    async def move(
+        self, order_id: int, new: str, allowed_from: Collection[str], **values: Any
+    ) -> bool:
+        result = await self._session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status.in_([str(s) for s in allowed_from]))
+            .values(status=str(new), updated_at=func.now(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def customer(self, customer_id: int) -> Customer:
+        customer = await self._session.get(Customer, customer_id)
+        if customer is None:
+            raise LookupError(f"no customer {customer_id}")
+        return customer
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[int]:
+        query = (
+            select(Order.id)
+            .where(Order.status == "pending_payment", Order.expires_at <= now)
+            .order_by(Order.expires_at)
+            .limit(limit)
+        )
+        return list(await self._session.scalars(query))
+
+
+class PaymentRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, payment_id: int) -> Payment | None:
+        return await self._session.get(Payment, payment_id)
+
+    async def lock(self, payment_id: int) -> Payment:
+        query = select(Payment).where(Payment.id == payment_id).with_for_update()
+        payment = await self._session.scalar(query.execution_options(populate_existing=True))
+        if payment is None:
+            raise LookupError(f"no payment {payment_id}")
+        return payment
+
+    async def by_reference(self, reference: str) -> Payment | None:
+        return await self._session.scalar(select(Payment).where(Payment.reference == reference))
+
+    async def by_external_id(self, gateway: str, external_id: str) -> Payment | None:
+        query = select(Payment).where(
+            Payment.gateway == gateway, Payment.external_id == external_id
+        )
+        return await self._session.scalar(query)
+
+    async def of_order(self, order_id: int) -> list[Payment]:
+        query = select(Payment).where(Payment.order_id == order_id).order_by(Payment.attempt)
+        return list(await self._session.scalars(query))
+
+    async def add(self, **values: Any) -> Payment:
+        payment = Payment(**values)
+        self._session.add(payment)
+        await self._session.flush()
+        return payment
+
+    async def update(self, payment_id: int, **values: Any) -> None:
+        await self._session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(updated_at=func.now(), **values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def move(
+        self, payment_id: int, new: str, allowed_from: Collection[str], **values: Any
+    ) -> bool:
+        """Apply one edge of the table. False for a duplicate, late or backward event."""
+        result = await self._session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.status.in_([str(s) for s in allowed_from]))
+            .values(status=str(new), updated_at=func.now(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def add_event(self, **values: Any) -> bool:
+        if values.get("dedupe_key") is None:
+            self._session.add(PaymentEvent(**values))
+            await self._session.flush()
+            return True
+        statement = insert_ignoring_duplicates(self._session, PaymentEvent, "dedupe_key")
+        result = await self._session.execute(statement.values(**values))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def event_exists(self, dedupe_key: str) -> bool:
+        query = select(exists().where(PaymentEvent.dedupe_key == dedupe_key))
+        return bool(await self._session.scalar(query))
+
+
+class OutboxRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def enqueue(
+        self, to: Recipient, kind: str, payload: Mapping[str, Any], dedupe_key: str
+    ) -> bool:
+        statement = insert_ignoring_duplicates(self._session, Outbox, "dedupe_key").values(
+            channel=to.channel,
+            address=to.address,
+            kind=kind,
+            payload=dict(payload),
+            dedupe_key=dedupe_key,
+            attempts=0,
+            next_attempt_at=utcnow(),
+            created_at=utcnow(),
+        )
+        result = await self._session.execute(statement)
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+class SqlStore:
+    """The Store of payments/ports.py over one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.orders = OrderRepo(session)
+        self.payments = PaymentRepo(session)
+        self.outbox = OutboxRepo(session)
+
+
+@asynccontextmanager
+async def store_transaction(sessions: Sessions) -> AsyncIterator[SqlStore]:
+    async with transaction(sessions) as session:
+        yield SqlStore(session)
