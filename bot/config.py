@@ -119,7 +119,11 @@ class Payments:
 
     def enabled(self) -> dict[str, GatewaySection]:
         """Each enabled gateway's section by name."""
-        sections: dict[str, GatewaySection] = {"sandbox": self.sandbox, "midtrans": self.midtrans, "ipaymu": self.ipaymu}
+        sections: dict[str, GatewaySection] = {
+            "sandbox": self.sandbox,
+            "midtrans": self.midtrans,
+            "ipaymu": self.ipaymu,
+        }
         return {name: s for name, s in sections.items() if s.enabled}
 
     def method_ids(self) -> list[MethodId]:
