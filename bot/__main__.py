@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     catalog_sub = catalog.add_subparsers(dest="action", required=True)
     imp = catalog_sub.add_parser("import", help="upsert products from a .toml or .csv file")
     imp.add_argument("file", type=Path)
+    sub.add_parser("run", help="the service: HTTP server, channels, scheduler")
+    sandbox = sub.add_parser("sandbox", help="settle a sandbox payment by hand")
+    sandbox.add_argument("outcome", choices=["pay", "fail"])
+    sandbox.add_argument("reference")
     return parser
 
 
@@ -36,6 +40,8 @@ HANDLERS: dict[str, Handler] = {
     "check-config": commands.check_config,
     "db": commands.db_upgrade,
     "catalog": commands.catalog_import,
+    "run": commands.run,
+    "sandbox": commands.sandbox_settle,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from bot.catalog import load_catalog_file
 from bot.catalog_sync import sync_catalog
@@ -52,3 +53,42 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    web.run_app(
+        create_app(config),
+        host=config.server.host,
+        port=config.server.port,
+        print=lambda text: print(text.replace("http://", f"{config.shop.name}: http://")),
+    )
+    return 0
+
+
+def sandbox_settle(config: Config, args: argparse.Namespace) -> int:
+    """Settle a sandbox payment by hand through the running server's sandbox API."""
+    import aiohttp
+
+    from bot.gateways import sandbox_gateway
+    from payments.base import PaymentError
+
+    async def settle() -> str:
+        async with aiohttp.ClientSession() as http:
+            result = await sandbox_gateway(config, http).settle(args.reference, args.outcome)
+            return str(result.status)
+
+    try:
+        status = asyncio.run(settle())
+    except PaymentError as exc:
+        print(
+            f"checkout-bot: sandbox {args.outcome} {args.reference}: {exc.detail} "
+            f"(is `checkout-bot run` serving {config.server.public_url}?)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{args.reference}: {status}")
+    return 0

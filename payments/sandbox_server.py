@@ -105,7 +105,7 @@ class SandboxProvider:
         self,
         *,
         secret: str,
-        http: aiohttp.ClientSession,
+        http: aiohttp.ClientSession | None,
         auto_pay_after: float | None = None,
         callback_delay: float = 0.0,
         drop_share: float = 0.0,
@@ -117,7 +117,7 @@ class SandboxProvider:
         callback_retry_delay: float = 1.0,
     ) -> None:
         self._secret = secret.encode()
-        self._http = http
+        self.http = http  # may be attached after construction, once a loop runs
         self._auto_pay_after = auto_pay_after
         self._callback_delay = callback_delay
         self._drop_share = drop_share
@@ -277,7 +277,8 @@ class SandboxProvider:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature}
         status: int | None = None
         try:
-            async with self._http.post(
+            assert self.http is not None, "SandboxProvider.http is not attached"
+            async with self.http.post(
                 url, data=body, headers=headers, timeout=_CALLBACK_TIMEOUT
             ) as response:
                 status = response.status

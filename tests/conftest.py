@@ -10,19 +10,24 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.app import RUNTIME, Runtime, create_app
 from bot.catalog_sync import sync_catalog
-from bot.config import load_config
+from bot.config import Config, load_config
 from payments.orders import CartLine, Delivery, Shop, place_order
 from payments.ports import Recipient
 from storage.db import Sessions, make_engine, make_sessions, transaction, upgrade_sync
@@ -156,3 +161,43 @@ async def new_order(
             store, shop, customer_id=customer_id, cart=cart, delivery=Delivery(), now=now
         )
         return order.code
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_config(db_url: str, port: int, **sandbox: object) -> Config:
+    """The shipped config, pointed at this test's database and port."""
+    config = load_config(ROOT / "config.toml", environ={})
+    knobs = {"auto_pay_after": 0, **sandbox}
+    return replace(
+        config,
+        database=replace(config.database, url=db_url),
+        server=replace(config.server, port=port, public_url=f"http://127.0.0.1:{port}"),
+        telegram=replace(config.telegram, merchant_chat_ids=(9001,)),
+        payments=replace(config.payments, sandbox=replace(config.payments.sandbox, **knobs)),
+    )
+
+
+@dataclass
+class Running:
+    server: TestServer
+    runtime: Runtime
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+
+async def start_app(aiohttp_server: Any, config: Config) -> Running:
+    app = create_app(config)
+    server = await aiohttp_server(app, port=config.server.port)
+    return Running(server, app[RUNTIME])
+
+
+@pytest.fixture
+async def running(aiohttp_server: Any, db_url: str) -> Running:
+    """The whole app on a real port, on this test's database, with the sandbox gateway."""
+    return await start_app(aiohttp_server, make_config(db_url, free_port()))

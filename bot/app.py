@@ -1,0 +1,150 @@
+"""Composition root: create_app(config) wires storage, gateways, routes and background work.
+
+Everything with a lifetime lives in a cleanup context, so tests and `checkout-bot run` start
+and stop the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.catalog_sync import sync_catalog
+from bot.config import Config
+from bot.gateways import build_gateways, sandbox_provider
+from payments import web as callback_web
+from payments.base import Gateway, MethodId
+from payments.orders import OrderError, Shop
+from payments.ports import PaymentRow, Recipient
+from payments.sandbox_server import SandboxProvider
+from payments.service import start_payment
+from storage.db import Sessions, is_sqlite, make_engine, make_sessions, transaction, upgrade
+from storage.repo import SqlStore, store_transaction
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """The live parts of one running app, for routes, background jobs and tests."""
+
+    config: Config
+    clock: Callable[[], datetime] = utcnow
+    sessions: Sessions | None = None
+    http: aiohttp.ClientSession | None = None
+    gateways: dict[str, Gateway] = field(default_factory=dict)
+    sandbox: SandboxProvider | None = None
+
+    def uow(self) -> AbstractAsyncContextManager[SqlStore]:
+        assert self.sessions is not None, "database not started"
+        return store_transaction(self.sessions)
+
+    @property
+    def shop(self) -> Shop:
+        return shop_rules(self.config)
+
+    def callback_url(self, gateway: str) -> str:
+        return f"{self.config.server.public_url}/callbacks/{gateway}"
+
+    async def start_payment(self, order_code: str, method: MethodId) -> PaymentRow:
+        """Start (or reuse) a payment attempt with an enabled method of this shop."""
+        section = self.config.payments.enabled().get(method.gateway)
+        gateway = self.gateways.get(method.gateway)
+        if section is None or gateway is None or method.local not in section.methods:
+            raise OrderError("method_unavailable", f"{method} is not offered by this shop.")
+        return await start_payment(
+            self.uow,
+            self.shop,
+            gateway,
+            order_code,
+            method,
+            expiry=timedelta(seconds=section.expiry),
+            callback_url=self.callback_url(method.gateway),
+            now=self.clock(),
+        )
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def shop_rules(config: Config) -> Shop:
+    merchants = tuple(Recipient("telegram", str(c)) for c in config.telegram.merchant_chat_ids)
+    merchants += tuple(Recipient("whatsapp", n) for n in config.whatsapp.merchant_numbers)
+    return Shop(
+        currency=config.shop.currency,
+        shipping_fee=config.shop.shipping_fee,
+        order_expiry=timedelta(seconds=config.shop.order_expiry),
+        merchants=merchants,
+    )
+
+
+def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    runtime = Runtime(config, clock)
+    app[RUNTIME] = runtime
+    app.cleanup_ctx.extend([database, http_session, gateways])
+    callback_web.add_routes(
+        app, callback_web.Callbacks(runtime.uow, runtime.shop, runtime.gateways, clock)
+    )
+    if config.payments.sandbox.enabled:
+        runtime.sandbox = sandbox_provider(config)
+        runtime.sandbox.add_routes(app, "/sandbox")
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME]
+    url = runtime.config.database.url
+    if is_sqlite(url):
+        await upgrade(url)  # embedded default: no separate migration step
+    engine = make_engine(url, pool_size=runtime.config.database.pool_size)
+    runtime.sessions = make_sessions(engine)
+    async with transaction(runtime.sessions) as session:
+        catalog = runtime.config.load_catalog()
+        await sync_catalog(session, catalog, runtime.config.shop.currency, update_existing=False)
+    yield
+    await engine.dispose()
+
+
+async def http_session(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME]
+    timeout = aiohttp.ClientTimeout(total=15, connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        runtime.http = session
+        if runtime.sandbox is not None:
+            runtime.sandbox.http = session
+        yield
+
+
+async def gateways(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME]
+    assert runtime.http is not None
+    runtime.gateways.update(build_gateways(runtime.config, runtime.http))
+    yield
+    if runtime.sandbox is not None:
+        await runtime.sandbox.close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        assert runtime.sessions is not None
+        async with runtime.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        return web.json_response(
+            {"status": "unhealthy", "database": type(exc).__name__}, status=503
+        )
+    return web.json_response({"status": "ok"})

@@ -1,0 +1,192 @@
+"""aiohttp route for gateway callbacks: read, verify, store, apply, answer fast.
+
+401 for a bad signature, 404 for an unknown gateway, 400 for a body we cannot read, 413 for
+one over 64 KiB, 503 when our side fails for a moment (so the gateway retries), 200 otherwise:
+also for a verified callback about a payment we do not know, which a retry would not fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError
+
+from payments.base import (
+    CallbackRejected,
+    CallbackUnreadable,
+    Gateway,
+    GatewayUnavailable,
+    MethodId,
+    PaymentRef,
+    PaymentResult,
+)
+from payments.orders import Shop
+from payments.ports import PaymentRow, Store
+from payments.service import Applied, Outcome, UnitOfWork, apply_result
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """What the callback route needs; bot/app.py builds it."""
+
+    uow: UnitOfWork
+    shop: Shop
+    gateways: Mapping[str, Gateway]
+    clock: Callable[[], datetime]
+    on_result: Callable[[str, str], None] = lambda gateway, outcome: None  # metrics hook
+
+
+CALLBACKS = web.AppKey("callbacks", Callbacks)
+
+
+def add_routes(app: web.Application, callbacks: Callbacks) -> None:
+    app[CALLBACKS] = callbacks
+    app.router.add_post("/callbacks/{gateway}", handle_callback)
+
+
+async def handle_callback(request: web.Request) -> web.Response:
+    ctx = request.app[CALLBACKS]
+    name = request.match_info["gateway"]
+    gateway = ctx.gateways.get(name)
+    if gateway is None:
+        return _answer(ctx, name, "unknown_gateway", 404)
+    body = await _read_limited(request)
+    if body is None:
+        log.warning("gateway=%s callback refused: body over %d bytes", name, MAX_BODY)
+        return _answer(ctx, name, "too_large", 413)
+    try:
+        return await _handle(ctx, gateway, request, body)
+    except (DBAPIError, OSError, TimeoutError, GatewayUnavailable) as exc:
+        log.warning("gateway=%s callback deferred (503): %s", name, type(exc).__name__)
+        return _answer(ctx, name, "retry_later", 503)
+
+
+async def _read_limited(request: web.Request) -> bytes | None:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    body = await request.content.read(MAX_BODY + 1)
+    return None if len(body) > MAX_BODY else body
+
+
+async def _handle(
+    ctx: Callbacks, gateway: Gateway, request: web.Request, body: bytes
+) -> web.Response:
+    text = body.decode("utf-8", errors="replace")
+    key = f"cb:{gateway.name}:{hashlib.sha256(body).hexdigest()[:40]}"
+    try:
+        result = gateway.parse_callback(request.headers, body)
+    except (CallbackRejected, CallbackUnreadable) as exc:
+        rejected = isinstance(exc, CallbackRejected)
+        log.warning(
+            "gateway=%s callback %s: %s",
+            gateway.name,
+            "rejected" if rejected else "unreadable",
+            exc.detail,
+        )
+        await _store_unapplied(
+            ctx, gateway.name, None, text, "rejected" if rejected else "unreadable"
+        )
+        return _answer(
+            ctx, gateway.name, "rejected" if rejected else "unreadable", 401 if rejected else 400
+        )
+    async with ctx.uow() as store:
+        payment = await _find(store, gateway.name, result)
+    if payment is None:
+        log.warning(
+            "gateway=%s callback for unknown payment ref=%s ext=%s",
+            gateway.name,
+            result.reference,
+            result.external_id,
+        )
+        await _store_unapplied(
+            ctx, gateway.name, result, text, "unmatched", verified=True, dedupe_key=key
+        )
+        return _answer(ctx, gateway.name, "unmatched", 200)
+    if gateway.confirm_paid_by_query:
+        result = await _confirmed(gateway, payment, result)
+    async with ctx.uow() as store:
+        applied = await apply_result(
+            store,
+            ctx.shop,
+            payment.id,
+            result,
+            source="callback",
+            now=ctx.clock(),
+            body=text,
+            dedupe_key=key,
+        )
+    return _answer(ctx, gateway.name, str(applied.outcome), 200)
+
+
+async def _find(store: Store, gateway: str, result: PaymentResult) -> PaymentRow | None:
+    payment = None
+    if result.reference:
+        payment = await store.payments.by_reference(result.reference)
+    if payment is None and result.external_id:
+        payment = await store.payments.by_external_id(gateway, result.external_id)
+    if payment is not None and payment.gateway != gateway:
+        return None
+    return payment
+
+
+async def _confirmed(
+    gateway: Gateway, payment: PaymentRow, claimed: PaymentResult
+) -> PaymentResult:
+    """The callback's word is not enough for this gateway: act on its status endpoint's."""
+    ref = PaymentRef(
+        payment.reference,
+        payment.external_id or claimed.external_id,
+        MethodId.parse(payment.method),
+    )
+    confirmed = await gateway.fetch_status(ref)
+    if confirmed.status is not claimed.status:
+        log.warning(
+            "gateway=%s payment=%s callback said %s, status query says %s",
+            gateway.name,
+            payment.reference,
+            claimed.status,
+            confirmed.status,
+        )
+    return confirmed
+
+
+async def _store_unapplied(
+    ctx: Callbacks,
+    gateway: str,
+    result: PaymentResult | None,
+    body: str,
+    outcome: str,
+    *,
+    verified: bool = False,
+    dedupe_key: str | None = None,
+) -> None:
+    async with ctx.uow() as store:
+        await store.payments.add_event(
+            payment_id=None,
+            gateway=gateway,
+            source="callback",
+            reference=result.reference if result else None,
+            raw_status=result.raw_status if result else None,
+            status=str(result.status) if result else None,
+            outcome=outcome,
+            verified=verified,
+            body=body,
+            dedupe_key=dedupe_key,
+            created_at=ctx.clock(),
+        )
+
+
+def _answer(ctx: Callbacks, gateway: str, outcome: str, status: int) -> web.Response:
+    ctx.on_result(gateway, outcome)
+    return web.json_response({"status": outcome}, status=status)
+
+
+__all__ = ["CALLBACKS", "Applied", "Callbacks", "Outcome", "add_routes", "handle_callback"]

@@ -1,0 +1,253 @@
+"""POST /callbacks/{gateway} on the running app, with the sandbox gateway over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import sys
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bot.app import utcnow
+from payments import web as callback_web
+from payments.base import MethodId
+from storage.db import make_engine, make_sessions, transaction
+from storage.models import Order, Outbox, Payment, PaymentEvent
+from storage.repo import store_transaction
+from tests.conftest import (
+    ROOT,
+    Running,
+    add_customer,
+    free_port,
+    make_config,
+    new_order,
+    start_app,
+)
+
+SECRET = "sandbox-not-a-secret"
+
+
+async def pay_order(running: Running, method: str = "sandbox:va:bca") -> Payment:
+    runtime = running.runtime
+    assert runtime.sessions is not None
+    customer = await add_customer(runtime.sessions)
+    code = await new_order(runtime.uow, runtime.shop, customer)
+    return await runtime.start_payment(code, MethodId.parse(method))
+
+
+async def query(running: Running, statement: Any) -> list[Any]:
+    assert running.runtime.sessions is not None
+    async with transaction(running.runtime.sessions) as session:
+        return list((await session.execute(statement)).all())
+
+
+async def settle(running: Running, reference: str, outcome: str = "pay") -> None:
+    await running.runtime.gateways["sandbox"].settle(reference, outcome)  # type: ignore[attr-defined]
+    assert running.runtime.sandbox is not None
+    await running.runtime.sandbox.flush()
+
+
+def signed(body: dict[str, Any], secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    signature = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return raw, {"Content-Type": "application/json", "X-Sandbox-Signature": signature}
+
+
+@pytest.mark.parametrize("method", ["sandbox:va:bca", "sandbox:qris", "sandbox:link"])
+async def test_a_sandbox_payment_goes_from_created_to_paid_by_its_callback(
+    running: Running, method: str
+) -> None:
+    payment = await pay_order(running, method)
+    assert payment.instructions and payment.instructions["kind"] == method.split(":")[1]
+    await settle(running, payment.reference)
+    [(status, paid_at)] = await query(running, select(Payment.status, Payment.paid_at))
+    assert status == "paid" and paid_at is not None
+    [(order_status,)] = await query(running, select(Order.status))
+    assert order_status == "paid"
+    rows = await query(running, select(Outbox.kind, Outbox.address).order_by(Outbox.kind))
+    assert rows == [("order_paid", "9001"), ("payment_paid", "1001")]
+    events = await query(
+        running, select(PaymentEvent.source, PaymentEvent.verified, PaymentEvent.outcome)
+    )
+    assert events == [("callback", True, "applied")]
+
+
+async def test_duplicated_callbacks_give_one_confirmation(
+    aiohttp_server: Any, db_url: str
+) -> None:
+    running = await start_app(
+        aiohttp_server, make_config(db_url, free_port(), duplicate_share=1.0)
+    )
+    payment = await pay_order(running)
+    await settle(running, payment.reference)
+    assert running.runtime.sandbox is not None
+    assert len(running.runtime.sandbox.sent_callbacks) == 2
+    kinds = [k for (k,) in await query(running, select(Outbox.kind))]
+    assert sorted(kinds) == ["order_paid", "payment_paid"]
+
+
+async def test_a_forged_callback_is_refused_stored_unverified_and_changes_nothing(
+    running: Running, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    payment = await pay_order(running)
+    body, headers = signed(
+        {
+            "reference": payment.reference,
+            "id": "x",
+            "status": "PAID",
+            "amount": payment.amount,
+            "currency": "IDR",
+        },
+        secret="wrong",
+    )
+    async with http.post(running.url("/callbacks/sandbox"), data=body, headers=headers) as resp:
+        assert resp.status == 401
+    [(status,)] = await query(running, select(Payment.status))
+    assert status == "pending"
+    assert await query(running, select(PaymentEvent.verified, PaymentEvent.outcome)) == [
+        (False, "rejected")
+    ]
+    assert await query(running, select(func.count()).select_from(Outbox)) == [(0,)]
+    assert headers["X-Sandbox-Signature"] not in caplog.text and SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/callbacks/paypal", b"{}", 404),
+        ("/callbacks/sandbox", b"x" * (64 * 1024 + 1), 413),
+        ("/callbacks/sandbox", b"not json", 401),
+    ],
+)
+async def test_bad_requests_get_a_clear_4xx(
+    running: Running, http: aiohttp.ClientSession, path: str, body: bytes, status: int
+) -> None:
+    async with http.post(running.url(path), data=body) as resp:
+        assert resp.status == status
+
+
+async def test_an_unreadable_but_signed_body_is_a_400(
+    running: Running, http: aiohttp.ClientSession
+) -> None:
+    raw = b"not json at all"
+    headers = {"X-Sandbox-Signature": hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+    async with http.post(running.url("/callbacks/sandbox"), data=raw, headers=headers) as resp:
+        assert resp.status == 400
+    assert await query(running, select(PaymentEvent.outcome)) == [("unreadable",)]
+
+
+async def test_a_verified_callback_for_an_unknown_payment_is_kept_and_answered_200(
+    running: Running, http: aiohttp.ClientSession
+) -> None:
+    body, headers = signed(
+        {
+            "reference": "ZZZZZZ01",
+            "id": "sbx_1",
+            "status": "PAID",
+            "amount": 1000,
+            "currency": "IDR",
+            "method": "qris",
+        }
+    )
+    async with http.post(running.url("/callbacks/sandbox"), data=body, headers=headers) as resp:
+        assert resp.status == 200
+    assert await query(
+        running, select(PaymentEvent.verified, PaymentEvent.outcome, PaymentEvent.reference)
+    ) == [(True, "unmatched", "ZZZZZZ01")]
+
+
+async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
+    aiohttp_server: Any, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config("sqlite+aiosqlite:////nonexistent/dir/x.db", free_port())
+    from payments.sandbox import SandboxGateway
+
+    sessions = make_sessions(make_engine(config.database.url))
+    app = web.Application()
+    gateway = SandboxGateway(http, base_url="http://127.0.0.1:9/sandbox", secret=SECRET)
+    callback_web.add_routes(
+        app,
+        callback_web.Callbacks(
+            lambda: store_transaction(sessions), make_shop(), {"sandbox": gateway}, utcnow
+        ),
+    )
+    server = await aiohttp_server(app)
+    body, headers = signed(
+        {
+            "reference": "ABCDEF01",
+            "id": "sbx_1",
+            "status": "PAID",
+            "amount": 1000,
+            "currency": "IDR",
+            "method": "qris",
+        }
+    )
+    with caplog.at_level(logging.WARNING):
+        async with http.post(
+            server.make_url("/callbacks/sandbox"), data=body, headers=headers
+        ) as resp:
+            assert resp.status == 503
+
+
+def make_shop() -> Any:
+    from payments.orders import Shop
+
+    return Shop(currency="IDR")
+
+
+async def test_checkout_bot_sandbox_pay_settles_a_payment_by_hand(
+    running: Running, tmp_path: Any
+) -> None:
+    payment = await pay_order(running)
+    config = tmp_path / "config.toml"
+    port = running.runtime.config.server.port
+    config.write_text(
+        (ROOT / "config.toml")
+        .read_text()
+        .replace('public_url = "http://127.0.0.1:8080"', f'public_url = "http://127.0.0.1:{port}"')
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "sandbox",
+        "pay",
+        payment.reference,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert f"{payment.reference}: paid" in out.decode()
+    assert running.runtime.sandbox is not None
+    await running.runtime.sandbox.flush()
+    [(status,)] = await query(running, select(Payment.status))
+    assert status == "paid"
+
+
+async def test_sandbox_pay_for_an_unknown_reference_says_so(tmp_path: Any) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(ROOT / "config.toml"),
+        "sandbox",
+        "pay",
+        "ZZZZZZ01",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(tmp_path),
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1 and "ZZZZZZ01" in err.decode()
+    assert "Traceback" not in err.decode()
