@@ -6,6 +6,7 @@ and stop the same way.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -71,6 +72,7 @@ class Runtime:
             method,
             expiry=timedelta(seconds=section.expiry),
             callback_url=self.callback_url(method.gateway),
+            return_url=f"{self.config.server.public_url}/return",
             now=self.clock(),
         )
 
@@ -101,6 +103,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
         runtime.sandbox = sandbox_provider(config)
         runtime.sandbox.add_routes(app, "/sandbox")
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/return", returned)
     return app
 
 
@@ -148,3 +151,14 @@ async def healthz(request: web.Request) -> web.Response:
             {"status": "unhealthy", "database": type(exc).__name__}, status=503
         )
     return web.json_response({"status": "ok"})
+
+
+async def returned(request: web.Request) -> web.Response:
+    """Where a gateway's hosted page sends the customer back: the chat has the news."""
+    name = request.app[RUNTIME].config.shop.name
+    return web.Response(
+        text=f"<!doctype html><meta charset=utf-8><title>{html.escape(name)}</title>"
+        "<p>Thank you. You can go back to the chat: we confirm there as soon as the "
+        "payment is in.</p><p>Terima kasih. Silakan kembali ke chat.</p>",
+        content_type="text/html",
+    )

@@ -96,6 +96,7 @@ class Midtrans:
     server_key: str = field(default="${MIDTRANS_SERVER_KEY}", metadata=meta(SECRET))
     methods: tuple[str, ...] = ("link", "va:bca", "va:bni", "va:bri", "qris")
     expiry: int = field(default=24 * 3600, metadata=meta(DURATION))
+    timeout: int = field(default=10, metadata=meta(DURATION))  # per gateway request
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Ipaymu:
     api_key: str = field(default="${IPAYMU_API_KEY}", metadata=meta(SECRET))
     methods: tuple[str, ...] = ("link", "va:bca", "va:bni", "qris")
     expiry: int = field(default=24 * 3600, metadata=meta(DURATION))
+    timeout: int = field(default=10, metadata=meta(DURATION))  # per gateway request
 
 
 GatewaySection = Sandbox | Midtrans | Ipaymu

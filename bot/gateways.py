@@ -6,6 +6,8 @@ import aiohttp
 
 from bot.config import Config
 from payments.base import Gateway
+from payments.ipaymu import IpaymuGateway
+from payments.midtrans import MidtransGateway
 from payments.sandbox import SandboxGateway
 from payments.sandbox_server import SandboxProvider
 
@@ -15,6 +17,20 @@ def build_gateways(config: Config, http: aiohttp.ClientSession) -> dict[str, Gat
     built: dict[str, Gateway] = {}
     if p.sandbox.enabled:
         built["sandbox"] = sandbox_gateway(config, http)
+    if p.midtrans.enabled:
+        m = p.midtrans
+        built["midtrans"] = MidtransGateway(
+            http,
+            base_url=m.base_url,
+            snap_url=m.snap_url,
+            server_key=m.server_key,
+            timeout=float(m.timeout),
+        )
+    if p.ipaymu.enabled:
+        i = p.ipaymu
+        built["ipaymu"] = IpaymuGateway(
+            http, base_url=i.base_url, va=i.va, api_key=i.api_key, timeout=float(i.timeout)
+        )
     return built
 
 

@@ -37,6 +37,7 @@ class CustomerRow(Protocol):
     channel_user_id: str
     name: str | None
     phone: str | None
+    email: str | None
     language: str
 
 

@@ -305,6 +305,7 @@ async def start_payment(
     *,
     expiry: timedelta,
     callback_url: str,
+    return_url: str | None = None,
     now: datetime,
 ) -> PaymentRow:
     """Open an attempt, create it at the gateway, keep the instructions.
@@ -316,7 +317,7 @@ async def start_payment(
     async with uow() as store:
         attempt = await begin_attempt(store, order_code, method, expiry=expiry, now=now)
         payment = await store.payments.lock(attempt.payment_id)
-        checkout = await _checkout(store, payment, method, callback_url)
+        checkout = await _checkout(store, payment, method, callback_url, return_url)
     if attempt.reused and payment.instructions:
         return payment
     for reference, external_id, old_method in attempt.superseded:
@@ -341,7 +342,7 @@ async def start_payment(
 
 
 async def _checkout(
-    store: Store, payment: PaymentRow, method: MethodId, callback_url: str
+    store: Store, payment: PaymentRow, method: MethodId, callback_url: str, return_url: str | None
 ) -> Checkout:
     order = await store.orders.lock(payment.order_id)
     customer = await store.orders.customer(order.customer_id)
@@ -350,10 +351,13 @@ async def _checkout(
         amount=payment.amount,
         currency=payment.currency,
         method=method,
-        customer=Customer(name=customer.name or "Customer", phone=customer.phone),
+        customer=Customer(
+            name=customer.name or "Customer", phone=customer.phone, email=customer.email
+        ),
         description=f"Order {order.code}",
         expires_at=payment.expires_at or order.expires_at,
         callback_url=callback_url,
+        return_url=return_url,
     )
 
 
