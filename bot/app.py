@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
 from payments import web as callback_web
 from payments.base import Gateway, MethodId
+from payments.batcher import ApplyBatcher
 from payments.orders import OrderError, Shop
 from payments.ports import PaymentRow, Recipient
 from payments.sandbox_server import SandboxProvider
@@ -43,13 +44,19 @@ class Runtime:
     config: Config
     clock: Callable[[], datetime] = utcnow
     sessions: Sessions | None = None
+    read_sessions: Sessions | None = None  # SQLite: readers that never wait for the writer
     http: aiohttp.ClientSession | None = None
     gateways: dict[str, Gateway] = field(default_factory=dict)
     sandbox: SandboxProvider | None = None
+    batcher: ApplyBatcher | None = None
 
     def uow(self) -> AbstractAsyncContextManager[SqlStore]:
         assert self.sessions is not None, "database not started"
         return store_transaction(self.sessions)
+
+    def read_uow(self) -> AbstractAsyncContextManager[SqlStore]:
+        assert self.read_sessions is not None, "database not started"
+        return store_transaction(self.read_sessions)
 
     @property
     def shop(self) -> Shop:
@@ -95,9 +102,13 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
     app = web.Application(client_max_size=1024 * 1024)
     runtime = Runtime(config, clock)
     app[RUNTIME] = runtime
-    app.cleanup_ctx.extend([database, http_session, gateways])
+    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer])
+    runtime.batcher = ApplyBatcher(runtime.uow, runtime.shop, clock)
     callback_web.add_routes(
-        app, callback_web.Callbacks(runtime.uow, runtime.shop, runtime.gateways, clock)
+        app,
+        callback_web.Callbacks(
+            runtime.uow, runtime.read_uow, runtime.batcher, runtime.gateways, clock
+        ),
     )
     if config.payments.sandbox.enabled:
         runtime.sandbox = sandbox_provider(config)
@@ -113,12 +124,15 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     if is_sqlite(url):
         await upgrade(url)  # embedded default: no separate migration step
     engine = make_engine(url, pool_size=runtime.config.database.pool_size)
+    reader = make_engine(url, pool_size=runtime.config.database.pool_size, readonly=True)
     runtime.sessions = make_sessions(engine)
+    runtime.read_sessions = make_sessions(reader) if is_sqlite(url) else runtime.sessions
     async with transaction(runtime.sessions) as session:
         catalog = runtime.config.load_catalog()
         await sync_catalog(session, catalog, runtime.config.shop.currency, update_existing=False)
     yield
     await engine.dispose()
+    await reader.dispose()
 
 
 async def http_session(app: web.Application) -> AsyncIterator[None]:
@@ -138,6 +152,13 @@ async def gateways(app: web.Application) -> AsyncIterator[None]:
     yield
     if runtime.sandbox is not None:
         await runtime.sandbox.close()
+
+
+async def callback_writer(app: web.Application) -> AsyncIterator[None]:
+    yield
+    batcher = app[RUNTIME].batcher
+    if batcher is not None:
+        await batcher.close()  # what has queued is applied before the database closes
 
 
 async def healthz(request: web.Request) -> web.Response:

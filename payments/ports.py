@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from payments.base import PaymentStatus
+
+if TYPE_CHECKING:
+    from payments.rules import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,30 @@ class PaymentRow(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One payment with its order and customer, as read under lock, in our words."""
+
+    payment_id: int
+    reference: str
+    external_id: str | None
+    gateway: str
+    method: str
+    amount: int
+    currency: str
+    status: PaymentStatus
+    next_check_at: datetime | None
+    paid_at: datetime | None
+    needs_review: bool
+    review_reason: str | None
+    order_id: int
+    order_code: str
+    order_status: str
+    order_paid_at: datetime | None
+    customer: Recipient | None  # None where the customer has no chat (an API customer)
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewLine:
     product: ProductRow
     quantity: int
@@ -104,6 +133,7 @@ class OrderStore(Protocol):
     ) -> bool: ...
     async def customer(self, customer_id: int) -> CustomerRow: ...
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[int]: ...
+    async def save_status(self, snapshots: Sequence[Snapshot], now: datetime) -> None: ...
 
 
 class PaymentStore(Protocol):
@@ -122,6 +152,16 @@ class PaymentStore(Protocol):
         ...
 
     async def event_exists(self, dedupe_key: str) -> bool: ...
+    async def existing_keys(self, keys: Collection[str]) -> set[str]: ...
+    async def add_events(self, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    async def snapshot(self, payment_id: int) -> Snapshot:
+        """Lock the payment's order, then the payment (the same order on every path)."""
+        ...
+
+    async def snapshots(
+        self, gateway: str, references: Collection[str], external_ids: Collection[str]
+    ) -> list[Snapshot]: ...
+    async def save(self, snapshots: Sequence[Snapshot], now: datetime) -> None: ...
 
 
 class OutboxStore(Protocol):
@@ -130,6 +170,8 @@ class OutboxStore(Protocol):
     ) -> bool:
         """False when a row with that dedupe key exists already: one message per key."""
         ...
+
+    async def enqueue_many(self, messages: Sequence[Message]) -> None: ...
 
 
 class Store(Protocol):

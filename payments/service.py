@@ -1,23 +1,21 @@
 """Payment use cases: apply a gateway's answer, and start a payment attempt.
 
-Callbacks, the poller and "check status" race each other and repeat themselves; they all come
-through `apply_result`, which settles them with one transition table (ALLOWED_FROM) and writes
-the event and the outbox rows in the caller's transaction.
+Callbacks, the poller and "check status" race each other and repeat themselves; they all go
+through payments.rules.decide (one transition table, ALLOWED_FROM) and write the decision, its
+event and its outbox rows in the caller's transaction: one at a time or in batches.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from payments.base import (
     ALLOWED_FROM,
-    LATE_PAID_FROM,
     Checkout,
     Customer,
     Gateway,
@@ -28,31 +26,16 @@ from payments.base import (
     PaymentRef,
     PaymentResult,
     PaymentStatus,
-    can_move,
     payment_reference,
 )
-from payments.orders import (
-    OrderError,
-    OrderStatus,
-    Shop,
-    customer_recipient,
-    retake_stock,
-)
-from payments.ports import OrderRow, PaymentRow, Store
+from payments.orders import OrderError, OrderStatus, Shop, retake_stock
+from payments.ports import PaymentRow, Snapshot, Store
+from payments.rules import Decision, Message, Outcome, decide
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
 UnitOfWork = Callable[[], AbstractAsyncContextManager[Store]]
 FIRST_CHECK_AFTER = timedelta(seconds=30)
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"  # the same status again, or the same event again
-    STALE = "stale"  # an older or backward status: changes nothing
-    REVIEW = "review"  # kept, flagged for a person (amount mismatch, reversal)
-    UNMATCHED = "unmatched"  # verified, but for no payment of ours
-    REJECTED = "rejected"  # not verified: stored, never applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,172 +59,185 @@ async def apply_result(
     """Apply one verified answer about one payment. Idempotent; says what it did."""
     if dedupe_key and await store.payments.event_exists(dedupe_key):
         return Applied(Outcome.DUPLICATE, payment_id, None)
-    first = await store.payments.get(payment_id)
-    if first is None:
-        raise LookupError(f"no payment {payment_id}")
-    order = await store.orders.lock(first.order_id)  # orders before payments, on every path
-    payment = await store.payments.lock(payment_id)
-    outcome = await _decide(store, shop, order, payment, result, now)
-    await store.payments.add_event(
-        payment_id=payment.id,
-        gateway=payment.gateway,
-        source=source,
-        reference=payment.reference,
-        raw_status=result.raw_status,
-        status=str(result.status),
-        outcome=str(outcome),
-        verified=True,
-        body=body,
-        dedupe_key=dedupe_key,
-        created_at=now,
+    before = await store.payments.snapshot(payment_id)
+    decision = await _settled(store, decide(before, result, shop, now))
+    await _write(
+        store,
+        {before.payment_id: before},
+        {before.payment_id: decision.after},
+        decision.messages,
+        now,
     )
-    final = await store.payments.lock(payment_id)
-    log.info(
-        "payment=%s order=%s %s -> %s (%s, %s)",
-        payment.reference,
-        order.code,
-        payment.status,
-        result.status,
-        outcome,
-        source,
+    await store.payments.add_events(
+        [_event(before, result, decision.outcome, source, body, dedupe_key, now)]
     )
-    return Applied(outcome, payment.id, S(final.status))
+    _log(before, result, decision, source)
+    return Applied(decision.outcome, before.payment_id, decision.after.status)
 
 
-async def _decide(
-    store: Store,
-    shop: Shop,
-    order: OrderRow,
-    payment: PaymentRow,
-    result: PaymentResult,
-    now: datetime,
-) -> Outcome:
-    old, new = S(payment.status), result.status
-    if new is S.PAID and (mismatch := _mismatch(payment, result)):
-        return await _review_mismatch(store, shop, payment, old, mismatch)
-    if new is old:
-        return Outcome.DUPLICATE
-    if not can_move(old, new):
-        if old is S.PAID and new in (S.FAILED, S.CANCELLED, S.EXPIRED):
-            await _flag(
-                store,
-                shop,
-                payment,
-                f"gateway reports {result.raw_status or new} after paid",
-                "reversal",
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One verified gateway answer that names its payment by our reference or theirs."""
+
+    gateway: str
+    result: PaymentResult
+    body: str | None = None
+    dedupe_key: str | None = None
+    source: str = "callback"
+
+
+async def apply_batch(
+    store: Store, shop: Shop, items: Sequence[BatchItem], *, now: datetime
+) -> list[Applied]:
+    """Apply many answers in the caller's one transaction, with a handful of statements.
+
+    The same rules as apply_result, in arrival order; a later answer about the same payment
+    sees what an earlier one did. Unknown payments are stored as unmatched events.
+    """
+    found = await _snapshots(store, items)
+    seen = await store.payments.existing_keys([i.dedupe_key for i in items if i.dedupe_key])
+    before = {snap.payment_id: snap for snap in found.values()}
+    current: dict[int, Snapshot] = dict(before)
+    messages: list[Message] = []
+    events: list[dict[str, Any]] = []
+    applied: list[Applied] = []
+    for item in items:
+        if item.dedupe_key in seen:
+            applied.append(Applied(Outcome.DUPLICATE, None, None))
+            continue
+        if item.dedupe_key:
+            seen.add(item.dedupe_key)
+        snap = _match(found, current, item)
+        if snap is None:
+            events.append(_unmatched(item, now))
+            applied.append(Applied(Outcome.UNMATCHED, None, None))
+            continue
+        decision = await _settled(store, decide(snap, item.result, shop, now))
+        current[snap.payment_id] = decision.after
+        messages.extend(decision.messages)
+        events.append(
+            _event(
+                snap, item.result, decision.outcome, item.source, item.body, item.dedupe_key, now
             )
-            return Outcome.REVIEW
-        return Outcome.STALE
-    values: dict[str, Any] = {"next_check_at": None} if new.is_final else {}
-    if new is S.PAID:
-        values["paid_at"] = now
-    if not await store.payments.move(payment.id, new, ALLOWED_FROM[new], **values):
-        return Outcome.STALE
-    await _after_move(store, shop, order, payment, old, new, now)
-    return Outcome.APPLIED
+        )
+        applied.append(Applied(decision.outcome, snap.payment_id, decision.after.status))
+        _log(snap, item.result, decision, item.source)
+    await _write(store, before, current, messages, now)
+    await store.payments.add_events(events)
+    return applied
 
 
-def _mismatch(payment: PaymentRow, result: PaymentResult) -> str | None:
-    if result.amount is not None and result.amount != payment.amount:
-        return f"amount mismatch: gateway reports {result.amount}, order wants {payment.amount}"
-    if result.currency is not None and result.currency.upper() != payment.currency:
-        return f"currency mismatch: gateway reports {result.currency}, order is {payment.currency}"
-    return None
+async def _snapshots(store: Store, items: Sequence[BatchItem]) -> dict[tuple[str, str], Snapshot]:
+    """Every payment the batch names, locked, keyed by (gateway, reference or external id)."""
+    found: dict[tuple[str, str], Snapshot] = {}
+    for gateway in sorted({item.gateway for item in items}):
+        mine = [item.result for item in items if item.gateway == gateway]
+        references = {r.reference for r in mine if r.reference}
+        external_ids = {r.external_id for r in mine if r.external_id and not r.reference}
+        for snap in await store.payments.snapshots(gateway, references, external_ids):
+            found[(gateway, snap.reference)] = snap
+            found[(gateway, f"ext:{snap.external_id}")] = snap
+    return found
 
 
-async def _review_mismatch(
-    store: Store, shop: Shop, payment: PaymentRow, old: S, reason: str
-) -> Outcome:
-    """A reported amount that differs is never PAID: hold it in PROCESSING for a person."""
-    log.error("payment=%s %s", payment.reference, reason)
-    if can_move(old, S.PROCESSING):
-        await store.payments.move(payment.id, S.PROCESSING, ALLOWED_FROM[S.PROCESSING])
-    await _flag(store, shop, payment, reason, "amount")
-    return Outcome.REVIEW
+def _match(
+    found: Mapping[tuple[str, str], Snapshot], current: Mapping[int, Snapshot], item: BatchItem
+) -> Snapshot | None:
+    result = item.result
+    snap = found.get((item.gateway, result.reference or "")) or found.get(
+        (item.gateway, f"ext:{result.external_id}")
+    )
+    return current[snap.payment_id] if snap is not None else None
 
 
-async def _flag(store: Store, shop: Shop, payment: PaymentRow, reason: str, tag: str) -> None:
-    await store.payments.update(payment.id, needs_review=True, review_reason=reason)
-    payload = {"reference": payment.reference, "payment_id": payment.id, "reason": reason}
-    for to in shop.merchants:
-        key = f"payment:{payment.id}:review:{tag}:{to.channel}:{to.address}"
-        await store.outbox.enqueue(to, "payment_review", payload, key)
+async def _settled(store: Store, decision: Decision) -> Decision:
+    """Reserve a closed order's stock again where the decision needs it, or take its plan B."""
+    if decision.retake_stock and not await retake_stock(store, decision.after.order_id):
+        assert decision.if_no_stock is not None
+        return decision.if_no_stock
+    return decision
 
 
-async def _after_move(
+async def _write(
     store: Store,
-    shop: Shop,
-    order: OrderRow,
-    payment: PaymentRow,
-    old: S,
-    new: S,
+    before: Mapping[int, Snapshot],
+    after: Mapping[int, Snapshot],
+    messages: Sequence[Message],
     now: datetime,
 ) -> None:
-    if new is S.PAID:
-        await _paid(store, shop, order, payment, old, now)
-    elif new in (S.FAILED, S.EXPIRED) and order.status == OrderStatus.PENDING_PAYMENT:
-        await _tell_customer(store, order, payment, str(new))
+    changed = [snap for pid, snap in after.items() if snap != before[pid]]
+    orders = [s for s in changed if s.order_status != before[s.payment_id].order_status]
+    if changed:
+        await store.payments.save(changed, now)
+    if orders:
+        await store.orders.save_status(orders, now)
+    if messages:
+        await store.outbox.enqueue_many(messages)
 
 
-async def _paid(
-    store: Store, shop: Shop, order: OrderRow, payment: PaymentRow, old: S, now: datetime
-) -> None:
-    if old in LATE_PAID_FROM:
-        await _flag(store, shop, payment, f"paid after the payment was {old}", "late")
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        await store.orders.move(
-            order.id, OrderStatus.PAID, {OrderStatus.PENDING_PAYMENT}, paid_at=now
-        )
-        await _tell_merchants_paid(store, shop, order, payment)
-    elif order.status in (OrderStatus.EXPIRED, OrderStatus.CANCELLED):
-        await _paid_after_order_closed(store, shop, order, payment, now)
-    else:
-        await _flag(store, shop, payment, "order was already paid: refund this payment", "twice")
-    await _tell_customer(store, order, payment, "paid")
-
-
-async def _paid_after_order_closed(
-    store: Store, shop: Shop, order: OrderRow, payment: PaymentRow, now: datetime
-) -> None:
-    if await retake_stock(store, order.id):
-        await store.orders.move(order.id, OrderStatus.PAID, {order.status}, paid_at=now)
-        await _flag(store, shop, payment, f"paid after the order was {order.status}", "reopened")
-        await _tell_merchants_paid(store, shop, order, payment)
-    else:
-        reason = (
-            f"paid after the order was {order.status} and its stock is gone: refund or restock"
-        )
-        await _flag(store, shop, payment, reason, "no-stock")
-
-
-async def _tell_customer(store: Store, order: OrderRow, payment: PaymentRow, what: str) -> None:
-    customer = await store.orders.customer(order.customer_id)
-    to = customer_recipient(customer)
-    if to is None:
-        return
-    payload = _payment_payload(order, payment) | {"language": customer.language}
-    kind = f"payment_{what}"
-    await store.outbox.enqueue(to, kind, payload, f"payment:{payment.id}:{what}:customer")
-
-
-async def _tell_merchants_paid(
-    store: Store, shop: Shop, order: OrderRow, payment: PaymentRow
-) -> None:
-    payload = _payment_payload(order, payment) | {"order_id": order.id}
-    for to in shop.merchants:
-        key = f"payment:{payment.id}:paid:merchant:{to.channel}:{to.address}"
-        await store.outbox.enqueue(to, "order_paid", payload, key)
-
-
-def _payment_payload(order: OrderRow, payment: PaymentRow) -> dict[str, Any]:
+def _event(
+    snap: Snapshot,
+    result: PaymentResult,
+    outcome: Outcome,
+    source: str,
+    body: str | None,
+    dedupe_key: str | None,
+    now: datetime,
+) -> dict[str, Any]:
     return {
-        "order_code": order.code,
-        "payment_id": payment.id,
-        "reference": payment.reference,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "method": payment.method,
+        "payment_id": snap.payment_id,
+        "gateway": snap.gateway,
+        "source": source,
+        "reference": snap.reference,
+        "raw_status": result.raw_status,
+        "status": str(result.status),
+        "outcome": str(outcome),
+        "verified": True,
+        "body": body,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
     }
+
+
+def _unmatched(item: BatchItem, now: datetime) -> dict[str, Any]:
+    log.warning(
+        "gateway=%s answer for unknown payment ref=%s ext=%s",
+        item.gateway,
+        item.result.reference,
+        item.result.external_id,
+    )
+    return {
+        "payment_id": None,
+        "gateway": item.gateway,
+        "source": item.source,
+        "reference": item.result.reference,
+        "raw_status": item.result.raw_status,
+        "status": str(item.result.status),
+        "outcome": str(Outcome.UNMATCHED),
+        "verified": True,
+        "body": item.body,
+        "dedupe_key": item.dedupe_key,
+        "created_at": now,
+    }
+
+
+def _log(snap: Snapshot, result: PaymentResult, decision: Decision, source: str) -> None:
+    if decision.outcome is Outcome.REVIEW:
+        log.error(
+            "payment=%s order=%s review: %s",
+            snap.reference,
+            snap.order_code,
+            "; ".join(decision.reviews),
+        )
+    elif decision.outcome is Outcome.APPLIED:
+        log.info(
+            "payment=%s order=%s %s -> %s (%s)",
+            snap.reference,
+            snap.order_code,
+            snap.status,
+            decision.after.status,
+            source,
+        )
 
 
 # ---- starting a payment attempt -------------------------------------------------------------

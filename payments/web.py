@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aiohttp import web
@@ -25,9 +25,9 @@ from payments.base import (
     PaymentRef,
     PaymentResult,
 )
-from payments.orders import Shop
+from payments.batcher import ApplyBatcher
 from payments.ports import PaymentRow, Store
-from payments.service import Applied, Outcome, UnitOfWork, apply_result
+from payments.service import Applied, BatchItem, Outcome, UnitOfWork
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -38,7 +38,8 @@ class Callbacks:
     """What the callback route needs; bot/app.py builds it."""
 
     uow: UnitOfWork
-    shop: Shop
+    read_uow: UnitOfWork  # never blocks on the writer (SQLite WAL readers)
+    batcher: ApplyBatcher
     gateways: Mapping[str, Gateway]
     clock: Callable[[], datetime]
     on_result: Callable[[str, str], None] = lambda gateway, outcome: None  # metrics hook
@@ -84,46 +85,39 @@ async def _handle(
     try:
         result = gateway.parse_callback(request.headers, body)
     except (CallbackRejected, CallbackUnreadable) as exc:
-        rejected = isinstance(exc, CallbackRejected)
-        log.warning(
-            "gateway=%s callback %s: %s",
-            gateway.name,
-            "rejected" if rejected else "unreadable",
-            exc.detail,
-        )
-        await _store_unapplied(
-            ctx, gateway.name, None, text, "rejected" if rejected else "unreadable"
-        )
-        return _answer(
-            ctx, gateway.name, "rejected" if rejected else "unreadable", 401 if rejected else 400
-        )
-    async with ctx.uow() as store:
-        payment = await _find(store, gateway.name, result)
-    if payment is None:
-        log.warning(
-            "gateway=%s callback for unknown payment ref=%s ext=%s",
-            gateway.name,
-            result.reference,
-            result.external_id,
-        )
-        await _store_unapplied(
-            ctx, gateway.name, result, text, "unmatched", verified=True, dedupe_key=key
-        )
-        return _answer(ctx, gateway.name, "unmatched", 200)
+        return await _refuse(ctx, gateway.name, exc, text)
     if gateway.confirm_paid_by_query:
-        result = await _confirmed(gateway, payment, result)
-    async with ctx.uow() as store:
-        applied = await apply_result(
-            store,
-            ctx.shop,
-            payment.id,
-            result,
-            source="callback",
-            now=ctx.clock(),
-            body=text,
-            dedupe_key=key,
-        )
+        async with ctx.read_uow() as store:
+            payment = await _find(store, gateway.name, result)
+        if payment is not None:
+            result = await _confirmed(gateway, payment, result)
+    item = BatchItem(gateway.name, result, body=text, dedupe_key=key)
+    applied = await ctx.batcher.apply(item)
     return _answer(ctx, gateway.name, str(applied.outcome), 200)
+
+
+async def _refuse(
+    ctx: Callbacks, gateway: str, exc: CallbackRejected | CallbackUnreadable, body: str
+) -> web.Response:
+    """Kept for the audit trail, never applied: 401 for a forgery, 400 for nonsense."""
+    rejected = isinstance(exc, CallbackRejected)
+    outcome = "rejected" if rejected else "unreadable"
+    log.warning("gateway=%s callback %s: %s", gateway, outcome, exc.detail)
+    async with ctx.uow() as store:
+        await store.payments.add_event(
+            payment_id=None,
+            gateway=gateway,
+            source="callback",
+            reference=None,
+            raw_status=None,
+            status=None,
+            outcome=outcome,
+            verified=False,
+            body=body,
+            dedupe_key=None,
+            created_at=ctx.clock(),
+        )
+    return _answer(ctx, gateway, outcome, 401 if rejected else 400)
 
 
 async def _find(store: Store, gateway: str, result: PaymentResult) -> PaymentRow | None:
@@ -147,6 +141,7 @@ async def _confirmed(
         MethodId.parse(payment.method),
     )
     confirmed = await gateway.fetch_status(ref)
+    confirmed = replace(confirmed, reference=payment.reference)
     if confirmed.status is not claimed.status:
         log.warning(
             "gateway=%s payment=%s callback said %s, status query says %s",
@@ -156,32 +151,6 @@ async def _confirmed(
             confirmed.status,
         )
     return confirmed
-
-
-async def _store_unapplied(
-    ctx: Callbacks,
-    gateway: str,
-    result: PaymentResult | None,
-    body: str,
-    outcome: str,
-    *,
-    verified: bool = False,
-    dedupe_key: str | None = None,
-) -> None:
-    async with ctx.uow() as store:
-        await store.payments.add_event(
-            payment_id=None,
-            gateway=gateway,
-            source="callback",
-            reference=result.reference if result else None,
-            raw_status=result.raw_status if result else None,
-            status=str(result.status) if result else None,
-            outcome=outcome,
-            verified=verified,
-            body=body,
-            dedupe_key=dedupe_key,
-            created_at=ctx.clock(),
-        )
 
 
 def _answer(ctx: Callbacks, gateway: str, outcome: str, status: int) -> web.Response:

@@ -34,14 +34,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 5, readonly: bool = False) -> AsyncEngine:
+    """`readonly` on SQLite: deferred BEGIN, so readers never queue behind the writer."""
     if not is_sqlite(url):
         return create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-    event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+    begin = _sqlite_on_begin_deferred if readonly else _sqlite_on_begin
+    event.listen(engine.sync_engine, "begin", begin)
     return engine
 
 
@@ -57,6 +59,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_on_begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:

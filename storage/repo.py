@@ -11,11 +11,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, exists, func, select, update
+from sqlalchemy import ColumnElement, Insert, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments.ports import NewLine, Recipient
+from payments.base import PaymentStatus
+from payments.orders import customer_recipient
+from payments.ports import NewLine, Recipient, Snapshot
+from payments.rules import Message
 from storage.db import Sessions, transaction
 from storage.models import (
     Customer,
@@ -137,6 +140,19 @@ class OrderRepo:
             raise LookupError(f"no customer {customer_id}")
         return customer
 
+    async def save_status(self, snapshots: Sequence[Snapshot], now: datetime) -> None:
+        statement = (
+            update(Order)
+            .where(Order.id == bindparam("b_id"))
+            .values(status=bindparam("b_status"), paid_at=bindparam("b_paid"), updated_at=now)
+        )
+        rows = [
+            {"b_id": s.order_id, "b_status": s.order_status, "b_paid": s.order_paid_at}
+            for s in snapshots
+        ]
+        conn = await self._session.connection()
+        await conn.execute(statement, rows)
+
     async def due_for_expiry(self, now: datetime, limit: int) -> list[int]:
         query = (
             select(Order.id)
@@ -213,6 +229,84 @@ class PaymentRepo:
         query = select(exists().where(PaymentEvent.dedupe_key == dedupe_key))
         return bool(await self._session.scalar(query))
 
+    async def existing_keys(self, keys: Collection[str]) -> set[str]:
+        if not keys:
+            return set()
+        query = select(PaymentEvent.dedupe_key).where(PaymentEvent.dedupe_key.in_(list(keys)))
+        return {k for k in await self._session.scalars(query) if k is not None}
+
+    async def add_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            statement = insert_ignoring_duplicates(self._session, PaymentEvent, "dedupe_key")
+            await self._session.execute(statement, [dict(r) for r in rows])
+
+    async def snapshot(self, payment_id: int) -> Snapshot:
+        order_id = await self._session.scalar(
+            select(Payment.order_id).where(Payment.id == payment_id)
+        )
+        if order_id is None:
+            raise LookupError(f"no payment {payment_id}")
+        snaps = await self._locked(Payment.id == payment_id, [order_id])
+        return snaps[0]
+
+    async def snapshots(
+        self, gateway: str, references: Collection[str], external_ids: Collection[str]
+    ) -> list[Snapshot]:
+        match: ColumnElement[bool] = Payment.reference.in_(list(references))
+        if external_ids:
+            match = match | Payment.external_id.in_(list(external_ids))
+        where = (Payment.gateway == gateway) & match
+        order_ids = None
+        if _dialect(self._session) == "postgresql":  # lock orders first, as every path does
+            order_ids = list(await self._session.scalars(select(Payment.order_id).where(where)))
+        return await self._locked(where, order_ids)
+
+    async def _locked(self, where: Any, order_ids: list[int] | None) -> list[Snapshot]:
+        if order_ids and _dialect(self._session) == "postgresql":
+            await self._session.execute(
+                select(Order.id)
+                .where(Order.id.in_(order_ids))
+                .order_by(Order.id)
+                .with_for_update()
+            )
+        query = (
+            select(Payment, Order, Customer)
+            .join(Order, Order.id == Payment.order_id)
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(where)
+            .order_by(Payment.id)
+            .with_for_update(of=Payment)
+        )
+        rows = await self._session.execute(query.execution_options(populate_existing=True))
+        return [_snapshot(p, o, c) for p, o, c in rows.tuples()]
+
+    async def save(self, snapshots: Sequence[Snapshot], now: datetime) -> None:
+        statement = (
+            update(Payment)
+            .where(Payment.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                next_check_at=bindparam("b_next"),
+                paid_at=bindparam("b_paid"),
+                needs_review=bindparam("b_review"),
+                review_reason=bindparam("b_reason"),
+                updated_at=now,
+            )
+        )
+        rows = [
+            {
+                "b_id": s.payment_id,
+                "b_status": str(s.status),
+                "b_next": s.next_check_at,
+                "b_paid": s.paid_at,
+                "b_review": s.needs_review,
+                "b_reason": s.review_reason,
+            }
+            for s in snapshots
+        ]
+        conn = await self._session.connection()
+        await conn.execute(statement, rows)
+
 
 class OutboxRepo:
     def __init__(self, session: AsyncSession) -> None:
@@ -233,6 +327,51 @@ class OutboxRepo:
         )
         result = await self._session.execute(statement)
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def enqueue_many(self, messages: Sequence[Message]) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "channel": m.to.channel,
+                "address": m.to.address,
+                "kind": m.kind,
+                "payload": dict(m.payload),
+                "dedupe_key": m.key,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for m in messages
+        ]
+        statement = insert_ignoring_duplicates(self._session, Outbox, "dedupe_key")
+        await self._session.execute(statement, rows)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name
+
+
+def _snapshot(payment: Payment, order: Order, customer: Customer) -> Snapshot:
+    return Snapshot(
+        payment_id=payment.id,
+        reference=payment.reference,
+        external_id=payment.external_id,
+        gateway=payment.gateway,
+        method=payment.method,
+        amount=payment.amount,
+        currency=payment.currency,
+        status=PaymentStatus(payment.status),
+        next_check_at=payment.next_check_at,
+        paid_at=payment.paid_at,
+        needs_review=payment.needs_review,
+        review_reason=payment.review_reason,
+        order_id=order.id,
+        order_code=order.code,
+        order_status=order.status,
+        order_paid_at=order.paid_at,
+        customer=customer_recipient(customer),
+        language=customer.language,
+    )
 
 
 class SqlStore:

@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from payments.base import LATE_PAID_FROM, PaymentStatus, can_move
+from payments.base import LATE_PAID_FROM, PaymentResult, PaymentStatus, can_move
 from payments.orders import Shop
+from payments.service import BatchItem, apply_batch
 from storage.db import Sessions, transaction
 from storage.models import Order, Outbox, Payment, Product
-from tests.conftest import UnitOfWork
+from tests.conftest import NOW, UnitOfWork
 from tests.integration.test_apply import apply, open_payment
 
 S = PaymentStatus
@@ -83,4 +84,47 @@ async def test_any_history_ends_where_the_rules_say(
     assert (order == "paid") is ever_paid
     assert row.needs_review is review
     assert max(Counter(keys).values(), default=0) <= 1
+    assert keys.count(f"payment:{payment_id}:paid:customer") == int(ever_paid)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(events=histories(), cuts=st.lists(st.integers(1, 4), min_size=1, max_size=12))
+async def test_the_batched_path_ends_where_the_one_at_a_time_path_does(
+    uow: UnitOfWork,
+    shop: Shop,
+    customer_id: int,
+    sessions: Sessions,
+    events: list[tuple[S, bool]],
+    cuts: list[int],
+) -> None:
+    """Callbacks applied in batches of any size obey exactly the same rules."""
+    async with transaction(sessions) as session:
+        await session.execute(update(Product).values(stock=None))
+    code, payment_id = await open_payment(uow, shop, customer_id)
+    items = [
+        BatchItem(
+            "sandbox",
+            PaymentResult(
+                f"{code}01", None, status, amount=50000 if ok else 1, raw_status=str(status)
+            ),
+            dedupe_key=f"k{i % 3}:{status}:{ok}:{payment_id}",
+        )
+        for i, (status, ok) in enumerate(events)
+    ]
+    position = 0
+    for size in itertools.cycle(cuts):
+        if position >= len(items):
+            break
+        async with uow() as store:
+            await apply_batch(store, shop, items[position : position + size], now=NOW)
+        position += size
+    final, ever_paid, review = expected(events)
+    async with transaction(sessions) as session:
+        row = await session.get(Payment, payment_id)
+        keys = list(await session.scalars(select(Outbox.dedupe_key)))
+    assert row is not None and S(row.status) is final and row.needs_review is review
     assert keys.count(f"payment:{payment_id}:paid:customer") == int(ever_paid)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from bot.app import utcnow
 from payments import web as callback_web
 from payments.base import MethodId
+from payments.batcher import ApplyBatcher
 from storage.db import make_engine, make_sessions, transaction
 from storage.models import Order, Outbox, Payment, PaymentEvent
 from storage.repo import store_transaction
@@ -34,10 +35,12 @@ from tests.conftest import (
 SECRET = "sandbox-not-a-secret"
 
 
-async def pay_order(running: Running, method: str = "sandbox:va:bca") -> Payment:
+async def pay_order(
+    running: Running, method: str = "sandbox:va:bca", chat_id: str = "1001"
+) -> Payment:
     runtime = running.runtime
     assert runtime.sessions is not None
-    customer = await add_customer(runtime.sessions)
+    customer = await add_customer(runtime.sessions, chat_id)
     code = await new_order(runtime.uow, runtime.shop, customer)
     return await runtime.start_payment(code, MethodId.parse(method))
 
@@ -169,14 +172,17 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
     config = make_config("sqlite+aiosqlite:////nonexistent/dir/x.db", free_port())
     from payments.sandbox import SandboxGateway
 
-    sessions = make_sessions(make_engine(config.database.url))
+    engine = make_engine(config.database.url)
+    sessions = make_sessions(engine)
+
+    def uow() -> Any:
+        return store_transaction(sessions)
+
     app = web.Application()
     gateway = SandboxGateway(http, base_url="http://127.0.0.1:9/sandbox", secret=SECRET)
+    batcher = ApplyBatcher(uow, make_shop(), utcnow)
     callback_web.add_routes(
-        app,
-        callback_web.Callbacks(
-            lambda: store_transaction(sessions), make_shop(), {"sandbox": gateway}, utcnow
-        ),
+        app, callback_web.Callbacks(uow, uow, batcher, {"sandbox": gateway}, utcnow)
     )
     server = await aiohttp_server(app)
     body, headers = signed(
@@ -194,6 +200,8 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
             server.make_url("/callbacks/sandbox"), data=body, headers=headers
         ) as resp:
             assert resp.status == 503
+    await batcher.close()
+    await engine.dispose()
 
 
 def make_shop() -> Any:
@@ -251,3 +259,37 @@ async def test_sandbox_pay_for_an_unknown_reference_says_so(tmp_path: Any) -> No
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1 and "ZZZZZZ01" in err.decode()
     assert "Traceback" not in err.decode()
+
+
+async def test_many_concurrent_callbacks_each_pay_once_through_the_shared_writer(
+    running: Running, http: aiohttp.ClientSession
+) -> None:
+    payments = [await pay_order(running, chat_id=str(2000 + i)) for i in range(25)]
+    requests = [
+        signed(
+            {
+                "reference": p.reference,
+                "id": f"sbx_{p.reference}",
+                "status": "PAID",
+                "amount": p.amount,
+                "currency": "IDR",
+                "method": "va:bca",
+            }
+        )
+        for p in payments
+    ]
+
+    async def post(body: bytes, headers: dict[str, str]) -> int:
+        async with http.post(
+            running.url("/callbacks/sandbox"), data=body, headers=headers
+        ) as resp:
+            return resp.status
+
+    statuses = await asyncio.gather(*(post(b, h) for b, h in requests * 3))
+    assert set(statuses) == {200}
+    paid = await query(running, select(Payment.status).where(Payment.status == "paid"))
+    assert len(paid) == 25
+    messages = await query(running, select(Outbox.dedupe_key).where(Outbox.kind == "payment_paid"))
+    assert len(messages) == 25
+    outcomes = [o for (o,) in await query(running, select(PaymentEvent.outcome))]
+    assert outcomes.count("applied") == 25

@@ -1,0 +1,301 @@
+"""Callback throughput and latency: a real `checkout-bot run` process on SQLite, load from
+another process, next to the floor of a bare aiohttp handler that only verifies signatures.
+
+Every callback is a verified PAID for its own pending payment, so each one is durable work:
+status moves, an event and two outbox rows committed before the 200. Midtrans callbacks are
+confirmed with a status query against a fake Midtrans that this script serves.
+
+    python bench/callbacks.py [--count 3000] [--seconds 5] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.seed import seed_payments  # noqa: E402
+from tests.fakes.midtrans import FakeMidtrans  # noqa: E402
+
+SECRET = "bench-sandbox-secret"
+MIDTRANS_KEY = "SB-Mid-server-BENCH"
+
+
+def sandbox_callback(reference: str, amount: int) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "reference": reference,
+            "id": f"sbx_{reference}",
+            "status": "PAID",
+            "amount": amount,
+            "currency": "IDR",
+            "method": "va:bca",
+        }
+    ).encode()
+    sig = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/json", "X-Sandbox-Signature": sig}
+
+
+# ---- the floor: a bare handler that verifies and answers -----------------------------------
+
+
+async def floor_handler(request: web.Request) -> web.Response:
+    body = await request.read()
+    if request.match_info["gateway"] == "sandbox":
+        sig = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        ok = hmac.compare_digest(sig, request.headers.get("X-Sandbox-Signature", ""))
+    else:
+        data = json.loads(body)
+        raw = data["order_id"] + data["status_code"] + data["gross_amount"] + MIDTRANS_KEY
+        ok = hmac.compare_digest(hashlib.sha512(raw.encode()).hexdigest(), data["signature_key"])
+    return web.json_response({"ok": ok}, status=200 if ok else 401)
+
+
+def serve_floor(port: int) -> None:
+    app = web.Application()
+    app.router.add_post("/callbacks/{gateway}", floor_handler)
+    app.router.add_get("/healthz", lambda r: web.json_response({"status": "ok"}))
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# ---- the load generator (runs in its own process) -------------------------------------------
+
+
+async def send_all(
+    url: str,
+    requests: list[tuple[bytes, dict[str, str]]],
+    rate: float | None,
+    concurrency: int = 128,
+) -> dict[str, Any]:
+    """rate None: as fast as `concurrency` allows. Else open loop: latency from the scheduled time."""
+    latencies: list[float] = []
+    failures = 0
+    limit = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        start = time.perf_counter()
+
+        async def one(i: int, body: bytes, headers: dict[str, str]) -> None:
+            nonlocal failures
+            due = start + i / rate if rate else time.perf_counter()
+            if rate:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            async with limit:
+                due = due if rate else time.perf_counter()
+                async with http.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    failures += response.status != 200
+            latencies.append(time.perf_counter() - due)
+
+        await asyncio.gather(*(one(i, b, h) for i, (b, h) in enumerate(requests)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "count": len(requests),
+        "elapsed": elapsed,
+        "failures": failures,
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
+def load_main(spec_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    requests = [(r["body"].encode(), r["headers"]) for r in spec["requests"]]
+    result = asyncio.run(send_all(spec["url"], requests, spec["rate"]))
+    print(json.dumps(result))
+
+
+async def run_load(
+    url: str, requests: list[tuple[bytes, dict[str, str]]], rate: float | None, tmp: Path
+) -> dict[str, Any]:
+    spec = tmp / "load.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "url": url,
+                "rate": rate,
+                "requests": [{"body": b.decode(), "headers": h} for b, h in requests],
+            }
+        )
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--load", str(spec), stdout=subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    return dict(json.loads(out))
+
+
+# ---- the harness ------------------------------------------------------------------------------
+
+
+def write_config(tmp: Path, db: Path, port: int, midtrans_url: str) -> Path:
+    text = (ROOT / "config.toml").read_text()
+    text = text.replace("sqlite+aiosqlite:///checkout.db", f"sqlite+aiosqlite:///{db}")
+    text = text.replace("port = 8080", f"port = {port}")
+    text = text.replace('"http://127.0.0.1:8080"', f'"http://127.0.0.1:{port}"')
+    text = text.replace('"${CHECKOUT_SANDBOX_SECRET:-sandbox-not-a-secret}"', f'"{SECRET}"')
+    text = text.replace('auto_pay_after = "5s"', 'auto_pay_after = "0s"')
+    text = text.replace(
+        "[payments.midtrans]\nenabled = false", "[payments.midtrans]\nenabled = true"
+    )
+    text = text.replace(
+        'base_url = "https://api.sandbox.midtrans.com"', f'base_url = "{midtrans_url}"'
+    )
+    text = text.replace('server_key = "${MIDTRANS_SERVER_KEY}"', f'server_key = "{MIDTRANS_KEY}"')
+    path = tmp / "config.toml"
+    path.write_text(text)
+    return path
+
+
+async def start_process(args: list[str], port: int) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"{args} did not come up on port {port}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def one_round(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, Any]]:
+    fake = FakeMidtrans(MIDTRANS_KEY)
+    runner = web.AppRunner(fake.app, access_log=None)
+    await runner.setup()
+    fake_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", fake_port).start()
+    rates = [None, 200.0, 1000.0]
+    sizes = [args.count, int(200 * args.seconds), int(1000 * args.seconds)]
+    db = tmp / "bench.db"
+    port, floor_port = free_port(), free_port()
+    config = write_config(tmp, db, port, f"http://127.0.0.1:{fake_port}")
+    subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), "db", "upgrade"],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    batches = {
+        gw: [await seed_payments(f"sqlite+aiosqlite:///{db}", gw, n) for n in sizes]
+        for gw in ("sandbox", "midtrans")
+    }
+    for refs in batches["midtrans"]:
+        for ref, amount in refs:
+            fake.orders[ref] = fake_settled(ref, amount)
+    server = await start_process(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"], port
+    )
+    floor = await start_process([sys.executable, __file__, "--floor", str(floor_port)], floor_port)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for gw in ("sandbox", "midtrans"):
+            for rate, refs in zip(rates, batches[gw], strict=True):
+                requests = [callback(gw, fake, ref, amount) for ref, amount in refs]
+                label = f"{gw} {'max' if rate is None else int(rate)}"
+                results[f"app {label}"] = await run_load(
+                    f"http://127.0.0.1:{port}/callbacks/{gw}", requests, rate, tmp
+                )
+                results[f"floor {label}"] = await run_load(
+                    f"http://127.0.0.1:{floor_port}/callbacks/{gw}", requests, rate, tmp
+                )
+    finally:
+        for process in (server, floor):
+            process.terminate()
+            await process.wait()
+        await runner.cleanup()
+    return results
+
+
+def fake_settled(ref: str, amount: int) -> dict[str, Any]:
+    return {
+        "order_id": ref,
+        "transaction_id": f"tx-{ref}",
+        "transaction_status": "settlement",
+        "fraud_status": "accept",
+        "status_code": "200",
+        "gross_amount": f"{amount}.00",
+        "payment_type": "bank_transfer",
+        "currency": "IDR",
+        "va_numbers": [{"bank": "bca", "va_number": "12345678901"}],
+    }
+
+
+def callback(gw: str, fake: FakeMidtrans, ref: str, amount: int) -> tuple[bytes, dict[str, str]]:
+    if gw == "sandbox":
+        return sandbox_callback(ref, amount)
+    return fake.notification(ref, status="settlement"), {"Content-Type": "application/json"}
+
+
+def report(all_runs: list[dict[str, dict[str, Any]]]) -> None:
+    def med(key: str, field: str) -> float:
+        return statistics.median(run[key][field] for run in all_runs)
+
+    for gw in ("sandbox", "midtrans"):
+        app_tp = med(f"app {gw} max", "count") / med(f"app {gw} max", "elapsed")
+        floor_tp = med(f"floor {gw} max", "count") / med(f"floor {gw} max", "elapsed")
+        print(
+            f"{gw:<9} throughput: app {app_tp:7.0f}/s   floor {floor_tp:7.0f}/s   "
+            f"ratio {app_tp / floor_tp:5.2f}"
+        )
+        for rate in (200, 1000):
+            a, f = f"app {gw} {rate}", f"floor {gw} {rate}"
+            print(
+                f"{gw:<9} at {rate:>4}/s:  app p50 {med(a, 'p50'):7.1f} ms  p99 "
+                f"{med(a, 'p99'):7.1f} ms   floor p50 {med(f, 'p50'):5.1f} ms  p99 "
+                f"{med(f, 'p99'):5.1f} ms   p99 ratio {med(a, 'p99') / med(f, 'p99'):6.1f}"
+                f"   failures {int(med(a, 'failures'))}"
+            )
+    print(f"(median of {len(all_runs)} runs; every callback a durable PAID for its own payment)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        return load_main(args.load)
+    if args.floor:
+        return serve_floor(args.floor)
+    runs = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(asyncio.run(one_round(args, Path(tmp))))
+    report(runs)
+
+
+if __name__ == "__main__":
+    main()
