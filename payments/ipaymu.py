@@ -43,8 +43,15 @@ S = PaymentStatus
 # Every code iPaymu documents (/transaction Data.Status = callback status_code). Unknown codes
 # read as PENDING (to_status). 1 is settled at once, 6 received but settled later, 7 escrow.
 STATUS_MAP: Final[Mapping[int, PaymentStatus]] = {
-    -2: S.EXPIRED, 0: S.PENDING, 1: S.PAID, 2: S.CANCELLED, 3: S.REFUNDED,
-    4: S.FAILED, 5: S.FAILED, 6: S.PAID, 7: S.PAID,
+    -2: S.EXPIRED,
+    0: S.PENDING,
+    1: S.PAID,
+    2: S.CANCELLED,
+    3: S.REFUNDED,
+    4: S.FAILED,
+    5: S.FAILED,
+    6: S.PAID,
+    7: S.PAID,
 }
 VA_BANKS: Final = frozenset({"bca", "bni", "bri", "mandiri", "cimb", "permata", "bsi"})
 # Documented expiry limits in hours; the BCA VA (12 h) and QRIS expiries cannot be set.
@@ -56,9 +63,11 @@ _INT_FIELDS: Final = ("trx_id", "status_code", "transaction_status_code", "paid_
 _HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")  # the shape of every signature
 # /api/v2/transaction needs iPaymu's id; /api/v2/history filters by status and date only.
 _NO_TRX: Final = "no iPaymu trx_id yet and no lookup by referenceId: wait for its callback"
-_IN_DOUBT: Final = ("an earlier create is in flight or its outcome is unknown, and iPaymu has no"
-                    " lookup by referenceId: not creating twice; wait for a callback or retry"
-                    " with a new reference")
+_IN_DOUBT: Final = (
+    "an earlier create is in flight or its outcome is unknown, and iPaymu has no"
+    " lookup by referenceId: not creating twice; wait for a callback or retry"
+    " with a new reference"
+)
 
 
 def to_status(raw: object) -> PaymentStatus:
@@ -102,7 +111,12 @@ class IpaymuGateway:
     confirm_paid_by_query: ClassVar[bool] = True
 
     def __init__(
-        self, http: aiohttp.ClientSession, *, base_url: str, va: str, api_key: str,
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        va: str,
+        api_key: str,
         timeout: float = 10.0,
     ) -> None:
         self._http, self._base, self._va, self._key = http, base_url.rstrip("/"), va, api_key
@@ -148,8 +162,16 @@ class IpaymuGateway:
             raise GatewayUnavailable(self.name, f"order={ref.reference}: {exc}") from None
         if raw is None:
             raise GatewayUnavailable(self.name, f"order={ref.reference}: answer without Status")
-        return PaymentResult(ref.reference, trx_id, to_status(raw), amount, "IDR", raw_status=raw,
-                             expires_at=_wib(data.get("ExpiredDate")), raw=data)
+        return PaymentResult(
+            ref.reference,
+            trx_id,
+            to_status(raw),
+            amount,
+            "IDR",
+            raw_status=raw,
+            expires_at=_wib(data.get("ExpiredDate")),
+            raw=data,
+        )
 
     async def cancel_payment(self, ref: PaymentRef) -> PaymentResult | None:
         """iPaymu v2 documents no cancel call; an unpaid payment simply expires."""
@@ -179,8 +201,16 @@ class IpaymuGateway:
             raise CallbackUnreadable(self.name, str(exc)) from None
         if not (reference and trx_id and raw and amount is not None):
             raise CallbackUnreadable(self.name, "needs reference_id, trx_id, status_code, amount")
-        return PaymentResult(reference, trx_id, to_status(raw), amount, "IDR", raw_status=raw,
-                             expires_at=_wib(fields.get("expired_at")), raw=fields)
+        return PaymentResult(
+            reference,
+            trx_id,
+            to_status(raw),
+            amount,
+            "IDR",
+            raw_status=raw,
+            expires_at=_wib(fields.get("expired_at")),
+            raw=fields,
+        )
 
     def _known(self, checkout: Checkout) -> PaymentResult | None:
         """A retry gets the first answer; after an unknown outcome we refuse to create again."""
@@ -241,20 +271,32 @@ class IpaymuGateway:
         kind, number = checkout.method.kind, data.get("PaymentNo")
         trx_id = _text(data.get("TransactionId"))
         instructions = Instructions(
-            kind, bank=checkout.method.channel, url=_text(data.get("QrImage") or data.get("Url")),
+            kind,
+            bank=checkout.method.channel,
+            url=_text(data.get("QrImage") or data.get("Url")),
             number=_text(number) if kind is MethodKind.VA else None,  # a string: leading zeros
-            qr_string=_text(data.get("QrString") or number) if kind is MethodKind.QRIS else None)
+            qr_string=_text(data.get("QrString") or number) if kind is MethodKind.QRIS else None,
+        )
         needed = {MethodKind.VA: instructions.number, MethodKind.QRIS: instructions.qr_string}
         if not needed.get(kind, instructions.url) or (kind is not MethodKind.LINK and not trx_id):
             raise GatewayUnavailable(self.name, f"order={checkout.reference}: incomplete answer")
-        return PaymentResult(checkout.reference, trx_id, S.PENDING, currency="IDR", raw=data,
-                             instructions=instructions, expires_at=_wib(data.get("Expired")))
+        return PaymentResult(
+            checkout.reference,
+            trx_id,
+            S.PENDING,
+            currency="IDR",
+            raw=data,
+            instructions=instructions,
+            expires_at=_wib(data.get("Expired")),
+        )
 
     async def _request(self, path: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         """POST signed JSON and return Data; transport trouble becomes our errors."""
         body = json.dumps(payload, separators=(",", ":")).encode()  # serialised once, sent as is
         headers = {
-            "Content-Type": "application/json", "Accept": "application/json", "va": self._va,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "va": self._va,
             "signature": request_signature("POST", self._va, body, self._key),
             # The official samples' format; whether iPaymu checks it or the clock is UNCONFIRMED.
             "timestamp": datetime.now(WIB).strftime("%Y%m%d%H%M%S"),

@@ -39,20 +39,33 @@ S = PaymentStatus
 # Every transaction_status Midtrans documents. Unknown values read as PENDING (to_status).
 # "capture" pays only once fraud screening accepted it; partial_* are flagged through reason.
 STATUS_MAP: Final[Mapping[str, PaymentStatus]] = {
-    "pending": S.PENDING, "authorize": S.PROCESSING, "capture": S.PAID, "settlement": S.PAID,
-    "deny": S.FAILED, "failure": S.FAILED, "cancel": S.CANCELLED, "expire": S.EXPIRED,
-    "refund": S.REFUNDED, "chargeback": S.REFUNDED,
-    "partial_refund": S.REFUNDED, "partial_chargeback": S.REFUNDED,
+    "pending": S.PENDING,
+    "authorize": S.PROCESSING,
+    "capture": S.PAID,
+    "settlement": S.PAID,
+    "deny": S.FAILED,
+    "failure": S.FAILED,
+    "cancel": S.CANCELLED,
+    "expire": S.EXPIRED,
+    "refund": S.REFUNDED,
+    "chargeback": S.REFUNDED,
+    "partial_refund": S.REFUNDED,
+    "partial_chargeback": S.REFUNDED,
 }
 # A paying status counts only if fraud_status, when present, is "accept".
 FRAUD_MAP: Final[Mapping[str, PaymentStatus]] = {
-    "accept": S.PAID, "challenge": S.PROCESSING, "deny": S.FAILED}
+    "accept": S.PAID,
+    "challenge": S.PROCESSING,
+    "deny": S.FAILED,
+}
 # Core API charge fields per method (echannel gets its bill_info per order); "link" is Snap.
 CHARGE_FIELDS: Final[Mapping[str, Mapping[str, Any]]] = {
     "qris": {"payment_type": "qris", "qris": {"acquirer": "gopay"}},
     "va:mandiri": {"payment_type": "echannel"},  # Mandiri Bill: biller code + bill key
-    **{f"va:{bank}": {"payment_type": "bank_transfer", "bank_transfer": {"bank": bank}}
-       for bank in ("bca", "bni", "bri", "cimb", "permata")},
+    **{
+        f"va:{bank}": {"payment_type": "bank_transfer", "bank_transfer": {"bank": bank}}
+        for bank in ("bca", "bni", "bri", "cimb", "permata")
+    },
 }
 METHODS: Final = frozenset({"link", *CHARGE_FIELDS})
 WIB: Final = timezone(timedelta(hours=7), "WIB")  # Midtrans' clock; Indonesia has no DST
@@ -87,7 +100,12 @@ class MidtransGateway:
     confirm_paid_by_query: ClassVar[bool] = True
 
     def __init__(
-        self, http: aiohttp.ClientSession, *, base_url: str, snap_url: str, server_key: str,
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        snap_url: str,
+        server_key: str,
         timeout: float = 10.0,
     ) -> None:
         self._http, self._base, self._snap = http, base_url.rstrip("/"), snap_url.rstrip("/")
@@ -167,15 +185,21 @@ class MidtransGateway:
         return result
 
     async def _request(
-        self, method: str, url: str, body: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None, *, accept: frozenset[int] = frozenset(),
+        self,
+        method: str,
+        url: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        accept: frozenset[int] = frozenset(),
     ) -> tuple[int, dict[str, Any]]:
         """One call. Transport trouble and error codes (body first) become our errors."""
         what = f"{method} {url.removeprefix(self._base).removeprefix(self._snap)}"
         sent = {"Authorization": self._auth, "Accept": "application/json", **(headers or {})}
         try:
-            async with self._http.request(method, url, json=body, headers=sent,
-                                          timeout=self._timeout, raise_for_status=False) as resp:
+            async with self._http.request(
+                method, url, json=body, headers=sent, timeout=self._timeout, raise_for_status=False
+            ) as resp:
                 raw, status = await resp.read(), resp.status
                 retry = resp.headers.get("Retry-After", "")
         except (TimeoutError, aiohttp.ClientError) as exc:  # not chained: aiohttp keeps headers
@@ -193,8 +217,9 @@ class MidtransGateway:
             raise GatewayUnavailable(self.name, f"{what}: unreadable answer (HTTP {status})")
         return code, data
 
-    def _result(self, data: Mapping[str, Any], unreadable: Unreadable = GatewayUnavailable
-                ) -> PaymentResult:
+    def _result(
+        self, data: Mapping[str, Any], unreadable: Unreadable = GatewayUnavailable
+    ) -> PaymentResult:
         """One reading of charge, status, cancel and callback bodies: they share their fields."""
         get, raw, fraud = data.get, data.get("transaction_status"), data.get("fraud_status")
         if not isinstance(raw, str):
@@ -202,12 +227,16 @@ class MidtransGateway:
         fraud = fraud if isinstance(fraud, str) else None
         why = f"{raw}: only part went back" if raw.startswith("partial_") else None
         return PaymentResult(
-            reference=_text(get("order_id")), external_id=_text(get("transaction_id")),
-            status=to_status(raw, fraud), amount=_rupiah(get("gross_amount"), unreadable),
-            currency=_text(get("currency")) or "IDR", instructions=_instructions(data, self._base),
+            reference=_text(get("order_id")),
+            external_id=_text(get("transaction_id")),
+            status=to_status(raw, fraud),
+            amount=_rupiah(get("gross_amount"), unreadable),
+            currency=_text(get("currency")) or "IDR",
+            instructions=_instructions(data, self._base),
             expires_at=_wib_time(get("expiry_time")),
             reason=why or _text(get("channel_response_message")),
-            raw_status=raw if fraud in (None, "accept") else f"{raw}/{fraud}", raw=data,
+            raw_status=raw if fraud in (None, "accept") else f"{raw}/{fraud}",
+            raw=data,
         )
 
     def _rejected(self, code: int, data: Mapping[str, Any], what: str) -> GatewayRejected:
@@ -275,8 +304,9 @@ def _instructions(data: Mapping[str, Any], base: str) -> Instructions | None:
         bank = f"mandiri (biller code {data['biller_code']})"
         return Instructions(va, bank, _text(data["bill_key"]))
     if data.get("payment_type") == "qris":
-        return Instructions(MethodKind.QRIS, qr_string=_text(data.get("qr_string")),
-                            url=_qr_url(data, base))
+        return Instructions(
+            MethodKind.QRIS, qr_string=_text(data.get("qr_string")), url=_qr_url(data, base)
+        )
     return None
 
 

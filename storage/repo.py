@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Insert, bindparam, exists, func, select, update
+from sqlalchemy import ColumnElement, Insert, RowMapping, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.base import PaymentStatus
-from payments.orders import customer_recipient
+from payments.orders import MESSAGE_CHANNELS
 from payments.ports import NewLine, Recipient, Snapshot
 from payments.rules import Message
 from storage.db import Sessions, transaction
@@ -233,12 +233,14 @@ class PaymentRepo:
         if not keys:
             return set()
         query = select(PaymentEvent.dedupe_key).where(PaymentEvent.dedupe_key.in_(list(keys)))
-        return {k for k in await self._session.scalars(query) if k is not None}
+        conn = await self._session.connection()
+        return {k for (k,) in await conn.execute(query) if k is not None}
 
     async def add_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             statement = insert_ignoring_duplicates(self._session, PaymentEvent, "dedupe_key")
-            await self._session.execute(statement, [dict(r) for r in rows])
+            conn = await self._session.connection()
+            await conn.execute(statement, [dict(r) for r in rows])
 
     async def snapshot(self, payment_id: int) -> Snapshot:
         order_id = await self._session.scalar(
@@ -270,15 +272,15 @@ class PaymentRepo:
                 .with_for_update()
             )
         query = (
-            select(Payment, Order, Customer)
+            select(*_SNAPSHOT_COLUMNS)
             .join(Order, Order.id == Payment.order_id)
             .join(Customer, Customer.id == Order.customer_id)
             .where(where)
             .order_by(Payment.id)
-            .with_for_update(of=Payment)
+            .with_for_update(of=Payment.__table__)
         )
-        rows = await self._session.execute(query.execution_options(populate_existing=True))
-        return [_snapshot(p, o, c) for p, o, c in rows.tuples()]
+        conn = await self._session.connection()  # Core rows: the hot path skips the ORM
+        return [_snapshot(row) for row in (await conn.execute(query)).mappings()]
 
     async def save(self, snapshots: Sequence[Snapshot], now: datetime) -> None:
         statement = (
@@ -344,33 +346,58 @@ class OutboxRepo:
             for m in messages
         ]
         statement = insert_ignoring_duplicates(self._session, Outbox, "dedupe_key")
-        await self._session.execute(statement, rows)
+        conn = await self._session.connection()
+        await conn.execute(statement, rows)
 
 
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name
 
 
-def _snapshot(payment: Payment, order: Order, customer: Customer) -> Snapshot:
+_SNAPSHOT_COLUMNS: Final = (
+    Payment.id,
+    Payment.reference,
+    Payment.external_id,
+    Payment.gateway,
+    Payment.method,
+    Payment.amount,
+    Payment.currency,
+    Payment.status,
+    Payment.next_check_at,
+    Payment.paid_at,
+    Payment.needs_review,
+    Payment.review_reason,
+    Order.id.label("order_id"),
+    Order.code.label("order_code"),
+    Order.status.label("order_status"),
+    Order.paid_at.label("order_paid_at"),
+    Customer.channel,
+    Customer.channel_user_id,
+    Customer.language,
+)
+
+
+def _snapshot(row: RowMapping) -> Snapshot:
+    channel, address = row["channel"], row["channel_user_id"]
     return Snapshot(
-        payment_id=payment.id,
-        reference=payment.reference,
-        external_id=payment.external_id,
-        gateway=payment.gateway,
-        method=payment.method,
-        amount=payment.amount,
-        currency=payment.currency,
-        status=PaymentStatus(payment.status),
-        next_check_at=payment.next_check_at,
-        paid_at=payment.paid_at,
-        needs_review=payment.needs_review,
-        review_reason=payment.review_reason,
-        order_id=order.id,
-        order_code=order.code,
-        order_status=order.status,
-        order_paid_at=order.paid_at,
-        customer=customer_recipient(customer),
-        language=customer.language,
+        payment_id=row["id"],
+        reference=row["reference"],
+        external_id=row["external_id"],
+        gateway=row["gateway"],
+        method=row["method"],
+        amount=row["amount"],
+        currency=row["currency"],
+        status=PaymentStatus(row["status"]),
+        next_check_at=row["next_check_at"],
+        paid_at=row["paid_at"],
+        needs_review=row["needs_review"],
+        review_reason=row["review_reason"],
+        order_id=row["order_id"],
+        order_code=row["order_code"],
+        order_status=row["order_status"],
+        order_paid_at=row["order_paid_at"],
+        customer=Recipient(channel, address) if channel in MESSAGE_CHANNELS else None,
+        language=row["language"],
     )
 
 
