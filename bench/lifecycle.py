@@ -24,10 +24,11 @@ from sqlalchemy import text
 
 from bot.catalog import parse_catalog
 from bot.catalog_sync import sync_catalog
+from payments.attempts import begin_attempt
 from payments.base import MethodId, PaymentResult, PaymentStatus
 from payments.orders import CartLine, Delivery, Shop, place_order
 from payments.ports import Recipient
-from payments.service import apply_result, begin_attempt
+from payments.service import apply_result
 from storage.db import make_engine, make_sessions, transaction, upgrade
 from storage.models import Base, Customer
 from storage.repo import store_transaction

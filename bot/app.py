@@ -20,13 +20,14 @@ from sqlalchemy import text
 from bot.catalog_sync import sync_catalog
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
+from bot.scheduler import scheduler
 from payments import web as callback_web
+from payments.attempts import start_payment
 from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher
 from payments.orders import OrderError, Shop
 from payments.ports import PaymentRow, Recipient
 from payments.sandbox_server import SandboxProvider
-from payments.service import start_payment
 from storage.db import Sessions, is_sqlite, make_engine, make_sessions, transaction, upgrade
 from storage.repo import SqlStore, store_transaction
 
@@ -102,7 +103,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
     app = web.Application(client_max_size=1024 * 1024)
     runtime = Runtime(config, clock)
     app[RUNTIME] = runtime
-    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer])
+    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer, scheduler])
     runtime.batcher = ApplyBatcher(runtime.uow, runtime.shop, clock)
     callback_web.add_routes(
         app,

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from payments.attempts import begin_attempt
 from payments.base import MethodId, PaymentResult, PaymentStatus
 from payments.orders import OrderError, Shop, cancel_order, expire_order
-from payments.service import Outcome, apply_result, begin_attempt
+from payments.service import Outcome, apply_result
 from storage.db import Sessions, transaction
 from storage.models import Order, Outbox, Payment, PaymentEvent, Product
 from tests.conftest import NOW, UnitOfWork, new_order
