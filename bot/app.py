@@ -20,7 +20,6 @@ from sqlalchemy import text
 from bot.catalog_sync import sync_catalog
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
-from bot.scheduler import scheduler
 from payments import web as callback_web
 from payments.attempts import start_payment
 from payments.base import Gateway, MethodId
@@ -103,7 +102,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
     app = web.Application(client_max_size=1024 * 1024)
     runtime = Runtime(config, clock)
     app[RUNTIME] = runtime
-    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer, scheduler])
+    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer])
     runtime.batcher = ApplyBatcher(runtime.uow, runtime.shop, clock)
     callback_web.add_routes(
         app,
