@@ -67,10 +67,14 @@ async def floor_handler(request: web.Request) -> web.Response:
     return web.json_response({"ok": ok}, status=200 if ok else 401)
 
 
+async def floor_health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
 def serve_floor(port: int) -> None:
     app = web.Application()
     app.router.add_post("/callbacks/{gateway}", floor_handler)
-    app.router.add_get("/healthz", lambda r: web.json_response({"status": "ok"}))
+    app.router.add_get("/healthz", floor_health)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
