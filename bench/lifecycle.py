@@ -1,4 +1,6 @@
-"""Applies per second through the lifecycle core: one transaction per apply vs batches of 50.
+"""Applies per second through the lifecycle core, on SQLite and PostgreSQL:
+one transaction per apply; 50 applies sharing a transaction; and apply_batch, which applies 50
+with a handful of set-based statements (the callback route's path).
 
 Each apply is a verified PAID for a pending payment: it locks the order and the payment,
 moves both, stores the event and writes two outbox rows. Prints the median of several runs.
@@ -15,76 +17,62 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text
+from sqlalchemy import select
 
-from bot.catalog import parse_catalog
-from bot.catalog_sync import sync_catalog
-from payments.attempts import begin_attempt
-from payments.base import MethodId, PaymentResult, PaymentStatus
-from payments.orders import CartLine, Delivery, Shop, place_order
+from bench.seed import AMOUNT, seed_payments
+from payments.base import PaymentResult, PaymentStatus
+from payments.orders import Shop
 from payments.ports import Recipient
-from payments.service import apply_result
+from payments.service import BatchItem, apply_batch, apply_result
 from storage.db import make_engine, make_sessions, transaction, upgrade
-from storage.models import Base, Customer
+from storage.models import Payment
 from storage.repo import store_transaction
 
 NOW = datetime.now(UTC)
 SHOP = Shop(currency="IDR", merchants=(Recipient("telegram", "1"),))
-METHOD = MethodId.parse("sandbox:va:bca")
-CATALOG = parse_catalog({"products": [{"sku": "X", "name": "X", "price": 1000}]}, "IDR", "bench")
+MODES = ("one per transaction", "50 per transaction", "apply_batch of 50")
 
 
 async def prepare(url: str, count: int) -> list[int]:
+    """`count` pending payments (bulk-inserted: the set-up is not what is measured)."""
     await upgrade(url)
+    refs = await seed_payments(url, "sandbox", count)
     engine = make_engine(url)
-    sessions = make_sessions(engine)
-    if not url.startswith("sqlite"):
-        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    async with transaction(sessions) as session:
-        await sync_catalog(session, CATALOG, "IDR", update_existing=True)
-        customer = Customer(channel="telegram", channel_user_id="1", language="id")
-        session.add(customer)
-        await session.flush()
-    ids = []
-    for start in range(0, count, 100):
-        async with store_transaction(sessions) as store:
-            for _ in range(min(100, count - start)):
-                order = await place_order(
-                    store,
-                    SHOP,
-                    customer_id=customer.id,
-                    cart=[CartLine("X", 1)],
-                    delivery=Delivery(),
-                    now=NOW,
-                )
-                attempt = await begin_attempt(
-                    store, order.code, METHOD, expiry=timedelta(hours=1), now=NOW
-                )
-                ids.append(attempt.payment_id)
+    async with transaction(make_sessions(engine)) as session:
+        wanted = [ref for ref, _ in refs]
+        rows = await session.execute(
+            select(Payment.id, Payment.reference).where(Payment.reference.in_(wanted))
+        )
+        ids = []
+        for row in rows:
+            REFERENCES[row.id] = row.reference
+            ids.append(row.id)
     await engine.dispose()
     return ids
 
 
-async def run(url: str, ids: list[int], batch: int) -> float:
+async def run(url: str, ids: list[int], mode: str) -> float:
     engine = make_engine(url)
     sessions = make_sessions(engine)
-    result = PaymentResult(None, "ext", PaymentStatus.PAID, amount=1000, raw_status="paid")
+    batch = 1 if mode == MODES[0] else 50
     started = time.perf_counter()
     for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
         async with store_transaction(sessions) as store:
-            for payment_id in ids[start : start + batch]:
+            if mode == MODES[2]:
+                await apply_batch(store, SHOP, [_item(pid) for pid in chunk], now=NOW)
+                continue
+            for payment_id in chunk:
                 await apply_result(
                     store,
                     SHOP,
                     payment_id,
-                    result,
+                    _paid(None),
                     source="poll",
                     now=NOW,
                     dedupe_key=f"bench:{payment_id}",
@@ -94,19 +82,29 @@ async def run(url: str, ids: list[int], batch: int) -> float:
     return len(ids) / elapsed
 
 
+def _paid(reference: str | None) -> PaymentResult:
+    return PaymentResult(reference, "ext", PaymentStatus.PAID, amount=AMOUNT, raw_status="paid")
+
+
+def _item(payment_id: int) -> BatchItem:
+    return BatchItem("sandbox", _paid(REFERENCES[payment_id]), dedupe_key=f"bench:{payment_id}")
+
+
+REFERENCES: dict[int, str] = {}
+
+
 async def measure(name: str, url: str, count: int, runs: int) -> None:
-    figures: dict[int, list[float]] = {1: [], 50: []}
-    for run_number in range(runs):
-        for batch in figures:
+    figures: dict[str, list[float]] = {mode: [] for mode in MODES}
+    for _ in range(runs):
+        for mode in MODES:
             if url.startswith("sqlite"):
-                url = url.rsplit("/", 1)[0] + f"/bench-{run_number}-{batch}.db"
+                url = url.rsplit("/", 1)[0] + f"/bench-{len(figures[mode])}-{MODES.index(mode)}.db"
             ids = await prepare(url, count)
-            figures[batch].append(await run(url, ids, batch))
-    one, fifty = (statistics.median(figures[b]) for b in (1, 50))
-    print(
-        f"{name:<10} one tx per apply: {one:8.0f}/s   batches of 50: {fifty:8.0f}/s   "
-        f"ratio {fifty / one:4.1f}x   (median of {runs}, {count} payments)"
-    )
+            figures[mode].append(await run(url, ids, mode))
+    medians = {mode: statistics.median(values) for mode, values in figures.items()}
+    base = medians[MODES[0]]
+    shown = "   ".join(f"{m}: {v:6.0f}/s ({v / base:4.1f}x)" for m, v in medians.items())
+    print(f"{name:<10} {shown}   (median of {runs}, {count} payments)")
 
 
 def main() -> None:
