@@ -36,6 +36,7 @@ class Image:
     data: bytes | None = None
     url: str | None = None
     filename: str = "image.png"
+    qr_payload: str | None = None  # the text a QR image encodes, for channels that draw it
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,128 @@
+"""Channel-neutral handling of one thing a customer did: load, step, save, run effects, repeat.
+
+Every channel (Telegram, WhatsApp, the terminal demo) calls `handle` and renders the replies.
+The state is saved before its effects run, with a compare-and-set on the conversation's
+version: when two events of one chat race (a double tap on Pay, two instances), the loser
+re-steps on the winner's state, so an effect such as placing the order runs once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from bot import chats, methods
+from bot.app import Runtime
+from bot.chats import Chat
+from bot.effects import StatusCheck, run_effect
+from bot.flow import step
+from bot.flow_ctx import Ctx, Profile, ShopInfo
+from bot.flow_types import Command, Event, Phone, Step, Tap, Text
+from bot.replies import Inbound, Reply
+from bot.texts import supported
+
+log = logging.getLogger(__name__)
+MAX_RETRIES: Final = 10
+MAX_CHAIN: Final = 8  # effects feeding effects; the flow needs at most three
+
+
+async def read_stored_status(runtime: Runtime, payment_id: int) -> None:
+    """Placeholder for "ask the gateway now": until it is wired, the stored status answers."""
+
+
+# Hook: the reconciler's check-status-now, `async (runtime, payment_id) -> Any`. The effect
+# reads the stored payment after it returns, so whatever it applied is what the customer sees.
+check_status: StatusCheck = read_stored_status
+
+
+class ConversationBusy(Exception):
+    """The chat's state kept changing under us; the event was not applied."""
+
+
+async def handle(runtime: Runtime, inbound: Inbound) -> list[Reply]:
+    """Answer one inbound event; effects run before this returns."""
+    sessions = runtime.sessions
+    assert sessions is not None, "database not started"
+    shop = runtime.config.shop
+    language = supported(inbound.language_hint, shop.languages) or shop.languages[0]
+    chat = await chats.open_chat(
+        sessions,
+        inbound.channel,
+        inbound.chat_id,
+        language=language,
+        reader=runtime.read_sessions,
+    )
+    ctx = await build_ctx(runtime, chat, inbound.name)
+    return await _run(runtime, chat, ctx, to_event(inbound), inbound.event_id, 0)
+
+
+async def _run(
+    runtime: Runtime, chat: Chat, ctx: Ctx, event: Event, event_id: str, depth: int
+) -> list[Reply]:
+    done = await _step_and_save(runtime, chat, ctx, event, event_id)
+    replies = list(done.replies)
+    for effect in done.effects:
+        outcome = await run_effect(runtime, chat, effect, check_status)
+        if outcome is None:
+            continue
+        if depth >= MAX_CHAIN:
+            log.error("chat=%s effect chain too long at %r", chat.conversation_id, outcome)
+            break
+        replies += await _run(runtime, chat, ctx, outcome, "", depth + 1)
+    return replies
+
+
+async def _step_and_save(
+    runtime: Runtime, chat: Chat, ctx: Ctx, event: Event, event_id: str
+) -> Step:
+    sessions = runtime.sessions
+    assert sessions is not None
+    reader = runtime.read_sessions or sessions
+    for _ in range(MAX_RETRIES):
+        state, version = await chats.load_state(reader, chat.conversation_id)
+        if state.seen(event_id):
+            return Step(state)  # a redelivery of an event we handled
+        done = step(state, event, ctx)
+        new = done.state.remember(event_id)
+        if new == state or await chats.save_state(sessions, chat.conversation_id, version, new):
+            return done
+        log.debug("chat=%s version %s taken, stepping again", chat.conversation_id, version)
+    raise ConversationBusy(f"conversation {chat.conversation_id}: too many concurrent updates")
+
+
+async def build_ctx(runtime: Runtime, chat: Chat, channel_name: str = "") -> Ctx:
+    sessions = runtime.sessions
+    assert sessions is not None
+    shop = runtime.config.shop
+    items, sections = await chats.load_catalog(runtime.read_sessions or sessions, shop.currency)
+    info = ShopInfo(
+        name=shop.name,
+        currency=shop.currency,
+        languages=shop.languages,
+        timezone=shop.timezone,
+        country=shop.country,
+        shipping_fee=shop.shipping_fee,
+        pickup=shop.pickup,
+    )
+    offered = methods.offered(runtime.config.payments.method_ids(), shop.currency)
+    profile = Profile(chat.name, chat.phone, channel_name.strip()[:100], chat.language)
+    return Ctx(info, items, sections, offered, runtime.clock(), profile)
+
+
+def to_event(inbound: Inbound) -> Event:
+    if inbound.kind == "tap":
+        return Tap.parse(inbound.choice_id)
+    if inbound.kind == "phone":
+        return Phone(inbound.phone)
+    if inbound.kind == "command":
+        return _command(inbound.command, inbound.text)
+    text = inbound.text
+    if text.startswith("/") and len(text) > 1:
+        name, _, args = text[1:].partition(" ")
+        return _command(name, args)
+    return Text(text)
+
+
+def _command(name: str, args: str) -> Command:
+    """`/start@ShopBot` reads as `start`."""
+    return Command(name.lstrip("/").split("@")[0].strip().lower(), args.strip())

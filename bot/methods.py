@@ -1,0 +1,100 @@
+"""Payment methods as customers read them, and which currencies each one can take.
+
+Used by the conversation (method buttons, instructions), the notices ("via BCA VA") and the
+dispatcher (only methods that fit the shop's currency are offered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from bot.texts import N_, Translate
+from payments.base import MethodId, MethodKind
+
+BANK_NAMES: Final = {
+    "bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
+    "cimb": "CIMB Niaga", "bsi": "BSI",
+}  # fmt: skip
+ANY: Final = frozenset[str]()
+# (gateway, kind) -> currencies; ANY where the gateway takes whatever the shop sells in.
+# Indonesian rails (VA, QRIS) are rupiah only; ClickPesa pushes Tanzanian shillings.
+CURRENCIES: Final[dict[tuple[str, str], frozenset[str]]] = {
+    ("sandbox", "va"): frozenset({"IDR"}),
+    ("sandbox", "qris"): frozenset({"IDR"}),
+    ("sandbox", "link"): ANY,
+    ("sandbox", "ussd"): ANY,
+    ("midtrans", "va"): frozenset({"IDR"}),
+    ("midtrans", "qris"): frozenset({"IDR"}),
+    ("midtrans", "link"): frozenset({"IDR"}),
+    ("ipaymu", "va"): frozenset({"IDR"}),
+    ("ipaymu", "qris"): frozenset({"IDR"}),
+    ("ipaymu", "link"): frozenset({"IDR"}),
+    ("xendit", "va"): frozenset({"IDR"}),
+    ("xendit", "qris"): frozenset({"IDR"}),
+    ("xendit", "link"): frozenset({"IDR"}),
+    ("clickpesa", "ussd"): frozenset({"TZS"}),
+    ("stripe", "link"): ANY,
+}
+LONG: Final = {
+    MethodKind.QRIS: N_("QRIS"),
+    MethodKind.LINK: N_("Payment link"),
+    MethodKind.USSD: N_("Mobile money (USSD)"),
+}
+SHORT: Final = {
+    MethodKind.QRIS: N_("QRIS"),
+    MethodKind.LINK: N_("payment link"),
+    MethodKind.USSD: N_("mobile money"),
+}
+
+
+def fits(method: MethodId, currency: str) -> bool:
+    """Unknown pairs are offered: a new gateway should not vanish silently from the chat."""
+    allowed = CURRENCIES.get((method.gateway, str(method.kind)), ANY)
+    return not allowed or currency.upper() in allowed
+
+
+def offered(methods: Iterable[MethodId], currency: str) -> tuple[str, ...]:
+    return tuple(str(m) for m in methods if fits(m, currency))
+
+
+def _parse(method: str) -> MethodId | None:
+    try:
+        return MethodId.parse(method)
+    except ValueError:
+        return None
+
+
+def bank_name(bank: str | None) -> str:
+    return BANK_NAMES.get((bank or "").lower(), (bank or "").upper())
+
+
+def label(t: Translate, method: str) -> str:
+    """ "BCA Virtual Account", "QRIS", "Payment link", "Mobile money (USSD)"."""
+    parsed = _parse(method)
+    if parsed is None:
+        return method
+    if parsed.kind is MethodKind.VA:
+        return t("{bank} Virtual Account").format(bank=bank_name(parsed.channel))
+    return t(LONG[parsed.kind])
+
+
+def button_label(t: Translate, method: str, limit: int = 20) -> str:
+    """The long label where it fits a button ("BCA Virtual Account"), else the short one."""
+    long = label(t, method)
+    return long if len(long) <= limit else short_label(t, method)
+
+
+def short_label(t: Translate, method: str) -> str:
+    """ "BCA VA", "QRIS": for "Rp 125.000 via BCA VA"."""
+    parsed = _parse(method)
+    if parsed is None:
+        return method
+    if parsed.kind is MethodKind.VA:
+        return t("{bank} VA").format(bank=bank_name(parsed.channel))
+    return t(SHORT[parsed.kind])
+
+
+def kind(method: str) -> str:
+    parsed = _parse(method)
+    return str(parsed.kind) if parsed else ""
