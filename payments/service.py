@@ -27,6 +27,12 @@ S = PaymentStatus
 UnitOfWork = Callable[[], AbstractAsyncContextManager[Store]]
 
 
+# Only an event that changed something claims its dedupe key: the same bytes arriving again
+# are then a replay. A stale or unmatched event does not, because a later retry of it may be
+# the one that applies (it first came out of order).
+KEPT = frozenset({Outcome.APPLIED, Outcome.REVIEW})
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     outcome: Outcome
@@ -94,14 +100,14 @@ async def apply_batch(
         if item.dedupe_key in seen:
             applied.append(Applied(Outcome.DUPLICATE, None, None))
             continue
-        if item.dedupe_key:
-            seen.add(item.dedupe_key)
         snap = _match(found, current, item)
         if snap is None:
             events.append(_unmatched(item, now))
             applied.append(Applied(Outcome.UNMATCHED, None, None))
             continue
         decision = await _settled(store, decide(snap, item.result, shop, now))
+        if item.dedupe_key and decision.outcome in KEPT:
+            seen.add(item.dedupe_key)
         current[snap.payment_id] = decision.after
         messages.extend(decision.messages)
         events.append(
@@ -183,7 +189,7 @@ def _event(
         "outcome": str(outcome),
         "verified": True,
         "body": body,
-        "dedupe_key": dedupe_key,
+        "dedupe_key": dedupe_key if outcome in KEPT else None,
         "created_at": now,
     }
 
@@ -205,7 +211,7 @@ def _unmatched(item: BatchItem, now: datetime) -> dict[str, Any]:
         "outcome": str(Outcome.UNMATCHED),
         "verified": True,
         "body": item.body,
-        "dedupe_key": item.dedupe_key,
+        "dedupe_key": None,  # the payment may still appear: a later retry is looked at again
         "created_at": now,
     }
 

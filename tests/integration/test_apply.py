@@ -121,7 +121,18 @@ async def test_a_duplicate_callback_changes_nothing_and_says_so(
     assert await apply(uow, shop, payment_id, S.PAID, dedupe_key="cb:2") is Outcome.DUPLICATE
     assert len(await rows(sessions, Outbox, Outbox.id)) == 2
     events = await rows(sessions, PaymentEvent, PaymentEvent.outcome, PaymentEvent.dedupe_key)
-    assert events == [("applied", "cb:1"), ("duplicate", "cb:2")]
+    assert events == [("applied", "cb:1"), ("duplicate", None)]
+
+
+async def test_an_out_of_order_callback_retried_later_is_applied_then(
+    uow: UnitOfWork, shop: Shop, customer_id: int, sessions: Sessions
+) -> None:
+    """A refund that first arrived before the payment is not a replay when it comes again."""
+    _, payment_id = await open_payment(uow, shop, customer_id)
+    assert await apply(uow, shop, payment_id, S.REFUNDED, dedupe_key="cb:r") is Outcome.STALE
+    assert await apply(uow, shop, payment_id, S.PAID, dedupe_key="cb:p") is Outcome.APPLIED
+    assert await apply(uow, shop, payment_id, S.REFUNDED, dedupe_key="cb:r") is Outcome.APPLIED
+    assert (await payment(sessions, payment_id)).status == "refunded"
 
 
 @pytest.mark.parametrize("late", [S.PENDING, S.PROCESSING, S.EXPIRED, S.FAILED, S.CANCELLED])
