@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot import commands
 from bot.config import Config, ConfigError, load_config
+from payments.orders import OrderStatus
 
 Handler = Callable[[Config, argparse.Namespace], int]
 
@@ -33,7 +34,31 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="settle a sandbox payment by hand")
     sandbox.add_argument("outcome", choices=["pay", "fail"])
     sandbox.add_argument("reference")
+    reconcile = sub.add_parser("reconcile", help="ask the gateways about open payments now")
+    reconcile.add_argument("--once", action="store_true", required=True, help="one pass")
+    demo = sub.add_parser("demo", help="a whole checkout in the terminal, sandbox payments")
+    demo.add_argument("--auto", action="store_true", help="play a scripted customer, then exit")
+    demo.add_argument("--language", default="", help="id, en or sw (default: from $LANG)")
+    orders = sub.add_parser("orders", help="orders, as the HTTP API shows them")
+    orders_sub = orders.add_subparsers(dest="action", required=True)
+    listing = orders_sub.add_parser("list", help="the newest orders")
+    listing.add_argument("--status", choices=[str(s) for s in OrderStatus])
+    listing.add_argument("--limit", type=_page_size, default=20, help="at most 100 (default 20)")
+    listing.add_argument("--json", action="store_true", help="the API's JSON")
+    show = orders_sub.add_parser("show", help="one order with its payments and events")
+    show.add_argument("code")
+    show.add_argument("--json", action="store_true", help="the API's JSON")
     return parser
+
+
+def _page_size(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError("a whole number from 1 to 100")
+    return int(text)
+
+
+def _orders(config: Config, args: argparse.Namespace) -> int:
+    return (commands.orders_list if args.action == "list" else commands.orders_show)(config, args)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -42,6 +67,9 @@ HANDLERS: dict[str, Handler] = {
     "catalog": commands.catalog_import,
     "run": commands.run,
     "sandbox": commands.sandbox_settle,
+    "reconcile": commands.reconcile_once,
+    "demo": commands.demo,
+    "orders": _orders,
 }
 
 
@@ -51,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "demo":
+        args.config = commands.demo_config_path(args.config)
     try:
         config = load_config(args.config)
         return HANDLERS[args.command](config, args)

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import text
 
+from bot import api, metrics, notify
 from bot.catalog_sync import sync_catalog
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
+from bot.metrics import healthz
+from bot.scheduler import policy, scheduler
 from payments import web as callback_web
 from payments.attempts import start_payment
 from payments.base import Gateway, MethodId
@@ -49,6 +52,10 @@ class Runtime:
     gateways: dict[str, Gateway] = field(default_factory=dict)
     sandbox: SandboxProvider | None = None
     batcher: ApplyBatcher | None = None
+    # Set by the scheduler's context. Ask a gateway about one payment now (rate-limited per
+    # payment); and have the poller look at a returning customer's open payments soon.
+    check_status: Callable[[int], Awaitable[Any]] | None = None
+    customer_back: Callable[[int], Awaitable[Any]] | None = None
 
     def uow(self) -> AbstractAsyncContextManager[SqlStore]:
         assert self.sessions is not None, "database not started"
@@ -80,6 +87,7 @@ class Runtime:
             expiry=timedelta(seconds=section.expiry),
             callback_url=self.callback_url(method.gateway),
             return_url=f"{self.config.server.public_url}/return",
+            first_check=policy(self.config.reconcile).schedules[method.kind].first,
             now=self.clock(),
         )
 
@@ -102,19 +110,31 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
     app = web.Application(client_max_size=1024 * 1024)
     runtime = Runtime(config, clock)
     app[RUNTIME] = runtime
-    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer])
+    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer, scheduler])
     runtime.batcher = ApplyBatcher(runtime.uow, runtime.shop, clock)
+    metrics.install(app)
     callback_web.add_routes(
         app,
         callback_web.Callbacks(
-            runtime.uow, runtime.read_uow, runtime.batcher, runtime.gateways, clock
+            runtime.uow,
+            runtime.read_uow,
+            runtime.batcher,
+            runtime.gateways,
+            clock,
+            on_result=metrics.on_callback(app, runtime.gateways),
         ),
     )
+    api.add_routes(app, runtime)
     if config.payments.sandbox.enabled:
         runtime.sandbox = sandbox_provider(config)
         runtime.sandbox.add_routes(app, "/sandbox")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/return", returned)
+    if config.telegram.enabled:
+        from bot.channels import telegram  # it imports the dispatcher, which imports this module
+
+        telegram.install(app, runtime)  # its cleanup context and POST /telegram/webhook
+    notify.install(app, runtime)  # the outbox worker, last: it stops first
     return app
 
 
@@ -159,19 +179,6 @@ async def callback_writer(app: web.Application) -> AsyncIterator[None]:
     batcher = app[RUNTIME].batcher
     if batcher is not None:
         await batcher.close()  # what has queued is applied before the database closes
-
-
-async def healthz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    try:
-        assert runtime.sessions is not None
-        async with runtime.sessions() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception as exc:
-        return web.json_response(
-            {"status": "unhealthy", "database": type(exc).__name__}, status=503
-        )
-    return web.json_response({"status": "ok"})
 
 
 async def returned(request: web.Request) -> web.Response:

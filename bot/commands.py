@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.catalog import load_catalog_file
 from bot.catalog_sync import sync_catalog
 from bot.config import Config
 from storage.db import is_sqlite, make_engine, make_sessions, transaction, upgrade_sync
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 
 def check_config(config: Config, args: argparse.Namespace) -> int:
@@ -91,4 +99,111 @@ def sandbox_settle(config: Config, args: argparse.Namespace) -> int:
         )
         return 1
     print(f"{args.reference}: {status}")
+    return 0
+
+
+def reconcile_once(config: Config, args: argparse.Namespace) -> int:
+    """Ask every gateway about every open payment once; print what changed and who is down.
+
+    Exits 0 when gateways are down: they are listed, and the poller keeps trying.
+    """
+    from functools import partial
+
+    import aiohttp
+
+    from bot.app import utcnow
+    from bot.gateways import build_gateways
+    from bot.scheduler import make_context
+    from payments.reconcile import OnceReport
+    from payments.reconcile import reconcile_once as once
+    from storage.reconcile_repo import reconcile_transaction
+
+    if is_sqlite(config.database.url):
+        upgrade_sync(config.database.url)
+
+    async def run() -> OnceReport:
+        engine = make_engine(config.database.url, pool_size=2)
+        sessions = make_sessions(engine)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+                gateways = build_gateways(config, http)
+                uow = partial(reconcile_transaction, sessions)
+                return await once(make_context(config, uow, gateways, utcnow))
+        finally:
+            await engine.dispose()
+
+    for line in asyncio.run(run()).lines():
+        print(line)
+    return 0
+
+
+def demo_config_path(path: Path) -> Path:
+    """./config.toml when there is one, else the copy shipped in the package: the demo runs
+    after `pip install` alone, from any directory."""
+    if path.exists() or path != Path("config.toml"):
+        return path
+    return Path(__file__).with_name("default_config.toml")
+
+
+def demo(config: Config, args: argparse.Namespace) -> int:
+    """A whole checkout in the terminal with the sandbox gateway (bot/demo.py)."""
+    import logging
+    import os
+
+    from bot.demo import run_demo
+
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)  # the chat is the output
+    language = args.language or os.environ.get("LANG", "")
+    return asyncio.run(
+        run_demo(config, auto=args.auto, language=language, stdin=sys.stdin, stdout=sys.stdout)
+    )
+
+
+def _read_orders(config: Config, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one of the API's read queries (bot/api_views.py) against the configured database."""
+    if is_sqlite(config.database.url):
+        upgrade_sync(config.database.url)
+
+    async def run() -> T:
+        engine = make_engine(config.database.url, pool_size=1)
+        try:
+            async with make_sessions(engine)() as session:
+                return await query(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def orders_list(config: Config, args: argparse.Namespace) -> int:
+    """The newest orders, as `GET /api/orders` lists them."""
+    import json
+
+    from bot.api_views import order_table, orders_page
+
+    async def query(session: AsyncSession) -> list[dict[str, Any]]:
+        orders, _ = await orders_page(session, status=args.status, limit=args.limit, before=None)
+        return orders
+
+    orders = _read_orders(config, query)
+    if args.json:
+        print(json.dumps(orders, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(order_table(orders)) if orders else "no orders")
+    return 0
+
+
+def orders_show(config: Config, args: argparse.Namespace) -> int:
+    """One order with its payments and their events, as `GET /api/orders/{code}` shows it."""
+    import json
+
+    from bot.api_views import order_detail, order_text
+
+    order = _read_orders(config, lambda session: order_detail(session, args.code))
+    if order is None:
+        print(f"checkout-bot: there is no order {args.code}", file=sys.stderr)
+        return 1
+    text = json.dumps(order, ensure_ascii=False, indent=2) if args.json else None
+    print(text or "\n".join(order_text(order)))
     return 0

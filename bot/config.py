@@ -19,6 +19,7 @@ from bot.catalog import Catalog, load_catalog_file, parse_catalog
 from bot.configload import DURATION, SECRET, URL, ConfigError, build, meta
 from payments import METHODS
 from payments.base import MethodId
+from payments.schedule import DEFERRED_PAYMENT, USSD_PUSH, parse_schedule
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
@@ -139,6 +140,58 @@ class CatalogSection:
     products: tuple[dict[str, Any], ...] = ()
 
 
+# Status queries a minute per gateway, from the notes in gateways/ where they give a number
+# (ClickPesa: 120 per IP; M-Pesa: "poll gently"), cautious guesses elsewhere.
+RATE_LIMITS: Final = {
+    "sandbox": 600, "midtrans": 300, "ipaymu": 60, "xendit": 300, "clickpesa": 120,
+    "stripe": 600, "mpesa": 30,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """[reconcile]: the poller that confirms payments whose callbacks never came."""
+
+    enabled: bool = True  # false: no background jobs (tests); "check status" still works
+    tick: int = field(default=1, metadata=meta(DURATION))
+    batch: int = 200  # payments claimed per tick at most
+    concurrency: int = 64  # checks under way at once (asking, or waiting for their gateway)
+    gateway_concurrency: int = 8  # status queries in flight per gateway
+    lease: int = field(default=120, metadata=meta(DURATION))
+    jitter: float = 0.05  # every interval is stretched or shrunk by up to this share
+    ussd: tuple[str, ...] = USSD_PUSH
+    va: tuple[str, ...] = DEFERRED_PAYMENT
+    qris: tuple[str, ...] = DEFERRED_PAYMENT
+    link: tuple[str, ...] = DEFERRED_PAYMENT
+    grace: int = field(default=300, metadata=meta(DURATION))  # after expiry, before giving up
+    reminder_before: int = field(default=3600, metadata=meta(DURATION))
+    reminder_min_life: int = field(default=7200, metadata=meta(DURATION))
+    no_prompt_after: int = field(default=60, metadata=meta(DURATION))  # USSD push
+    check_min_interval: int = field(default=10, metadata=meta(DURATION))  # per payment
+    rate_limits: dict[str, int] = field(default_factory=lambda: dict(RATE_LIMITS))
+    default_rate_limit: int = 60  # per minute, for a gateway not in rate_limits
+    backoff_max: int = field(default=300, metadata=meta(DURATION))
+    circuit_failures: int = 5  # unknown outcomes in a row that pause a gateway
+    circuit_open: int = field(default=60, metadata=meta(DURATION))  # doubles up to the max
+    circuit_open_max: int = field(default=900, metadata=meta(DURATION))
+    order_sweep: int = field(default=30, metadata=meta(DURATION))
+    outage_window: int = field(default=3600, metadata=meta(DURATION))
+    outage_min_paid: int = 3
+    outage_alert_every: int = field(default=6 * 3600, metadata=meta(DURATION))
+
+    def __post_init__(self) -> None:
+        for kind in ("ussd", "va", "qris", "link"):
+            try:
+                parse_schedule(getattr(self, kind))
+            except ValueError as exc:
+                raise ConfigError(f"reconcile.{kind}", str(exc)) from None
+        if not 0 <= self.jitter < 1:
+            raise ConfigError("reconcile.jitter", "expected a share from 0 up to 1")
+        for name, value in [("tick", self.tick), ("batch", self.batch), ("lease", self.lease)]:
+            if value < 1:
+                raise ConfigError(f"reconcile.{name}", "must be at least 1")
+
+
 @dataclass(frozen=True)
 class Config:
     shop: Shop = Shop()
@@ -149,6 +202,7 @@ class Config:
     whatsapp: WhatsApp = WhatsApp()
     payments: Payments = Payments()
     catalog: CatalogSection = CatalogSection()
+    reconcile: Reconcile = Reconcile()
     path: Path = Path("config.toml")
 
     def load_catalog(self) -> Catalog:

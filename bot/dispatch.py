@@ -14,7 +14,7 @@ from typing import Final
 from bot import chats, methods
 from bot.app import Runtime
 from bot.chats import Chat
-from bot.effects import StatusCheck, run_effect
+from bot.effects import run_effect
 from bot.flow import step
 from bot.flow_ctx import Ctx, Profile, ShopInfo
 from bot.flow_types import Command, Event, Phone, Step, Tap, Text
@@ -26,13 +26,11 @@ MAX_RETRIES: Final = 10
 MAX_CHAIN: Final = 8  # effects feeding effects; the flow needs at most three
 
 
-async def read_stored_status(runtime: Runtime, payment_id: int) -> None:
-    """Placeholder for "ask the gateway now": until it is wired, the stored status answers."""
-
-
-# Hook: the reconciler's check-status-now, `async (runtime, payment_id) -> Any`. The effect
-# reads the stored payment after it returns, so whatever it applied is what the customer sees.
-check_status: StatusCheck = read_stored_status
+async def check_status(runtime: Runtime, payment_id: int) -> None:
+    """Ask the gateway now (the reconciler's check, rate-limited per payment). The effect reads
+    the stored payment afterwards, so whatever this applied is what the customer sees."""
+    if runtime.check_status is not None:
+        await runtime.check_status(payment_id)
 
 
 class ConversationBusy(Exception):
@@ -72,6 +70,12 @@ async def _run(
     return replies
 
 
+async def _customer_back(runtime: Runtime, chat: Chat) -> None:
+    """While a payment is open, any word or tap from its customer has the poller ask soon."""
+    if runtime.customer_back is not None:
+        await runtime.customer_back(chat.customer_id)
+
+
 async def _step_and_save(
     runtime: Runtime, chat: Chat, ctx: Ctx, event: Event, event_id: str
 ) -> Step:
@@ -83,6 +87,8 @@ async def _step_and_save(
         if state.seen(event_id):
             return Step(state)  # a redelivery of an event we handled
         done = step(state, event, ctx)
+        if state.payment_id and event_id:  # the customer (not an effect) acted while paying
+            await _customer_back(runtime, chat)
         new = done.state.remember(event_id)
         if new == state or await chats.save_state(sessions, chat.conversation_id, version, new):
             return done

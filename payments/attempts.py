@@ -41,7 +41,13 @@ class Attempt:
 
 
 async def begin_attempt(
-    store: Store, order_code: str, method: MethodId, *, expiry: timedelta, now: datetime
+    store: Store,
+    order_code: str,
+    method: MethodId,
+    *,
+    expiry: timedelta,
+    now: datetime,
+    first_check: timedelta = FIRST_CHECK_AFTER,
 ) -> Attempt:
     """Open attempt n+1 for an order, or return the live one with the same method.
 
@@ -75,7 +81,7 @@ async def begin_attempt(
         currency=order.currency,
         status=S.PENDING,
         expires_at=min(now + expiry, order.expires_at),
-        next_check_at=now + FIRST_CHECK_AFTER,
+        next_check_at=now + first_check,  # the poller's first look, per method kind
         created_at=now,
     )
     return Attempt(payment.id, payment.reference, False, tuple(superseded))
@@ -92,6 +98,7 @@ async def start_payment(
     callback_url: str,
     return_url: str | None = None,
     now: datetime,
+    first_check: timedelta = FIRST_CHECK_AFTER,
 ) -> PaymentRow:
     """Open an attempt, create it at the gateway, keep the instructions.
 
@@ -100,7 +107,9 @@ async def start_payment(
     about it in the meantime. A rejected request marks the attempt failed and re-raises.
     """
     async with uow() as store:
-        attempt = await begin_attempt(store, order_code, method, expiry=expiry, now=now)
+        attempt = await begin_attempt(
+            store, order_code, method, expiry=expiry, now=now, first_check=first_check
+        )
         payment = await store.payments.lock(attempt.payment_id)
         checkout = await _checkout(store, payment, method, callback_url, return_url)
     if attempt.reused and payment.instructions:

@@ -182,7 +182,7 @@ class PaymentEvent(Base):
     verified: Mapped[bool] = mapped_column(Boolean)
     body: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # outage window
 
 
 class Outbox(Base):
@@ -218,3 +218,25 @@ class Conversation(Base):
     state: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertMark(Base):
+    """When an alert that must not repeat too often was last raised, shared by all instances."""
+
+    __tablename__ = "alert_marks"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)  # callbacks_missing:sandbox
+    raised_at: Mapped[datetime]
+
+
+class IdempotencyKey(Base):
+    """An API request's Idempotency-Key and the answer it got, shared by all instances.
+
+    `status` is None while the first request is still running.
+    """
+
+    __tablename__ = "idempotency_keys"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None]
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -11,7 +11,7 @@ import asyncio
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -169,15 +169,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def make_config(db_url: str, port: int, **sandbox: object) -> Config:
-    """The shipped config, pointed at this test's database and port."""
+def make_config(
+    db_url: str, port: int, *, telegram: Mapping[str, Any] | None = None, **sandbox: object
+) -> Config:
+    """The shipped config, pointed at this test's database and port.
+
+    `telegram`: settings of the [telegram] section to change (e.g. enabled, token, mode,
+    webhook_secret, api_url pointed at a fake Bot API).
+    """
     config = load_config(ROOT / "config.toml", environ={})
     knobs = {"auto_pay_after": 0, **sandbox}
     return replace(
         config,
         database=replace(config.database, url=db_url),
         server=replace(config.server, port=port, public_url=f"http://127.0.0.1:{port}"),
-        telegram=replace(config.telegram, merchant_chat_ids=(9001,)),
+        telegram=replace(config.telegram, merchant_chat_ids=(9001,), **(telegram or {})),
         payments=replace(config.payments, sandbox=replace(config.payments.sandbox, **knobs)),
     )
 

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-from bot import dispatch, scheduler
-from bot.app import Runtime
 from storage.models import Outbox, Payment
 from tests.conftest import free_port, make_config, start_app
 from tests.integration.test_dispatch import Person, rows, to_summary
 
 
-async def test_saying_i_paid_asks_the_gateway_through_the_check_status_hook(
-    aiohttp_server: Any, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_saying_i_paid_asks_the_gateway_itself(aiohttp_server: Any, db_url: str) -> None:
     running = await start_app(aiohttp_server, make_config(db_url, free_port(), drop_share=1.0))
-    app = running.server.app
-
-    async def via_reconciler(runtime: Runtime, payment_id: int) -> object:
-        return await scheduler.check_status(app, payment_id)
-
-    monkeypatch.setattr(dispatch, "check_status", via_reconciler)  # the hook, as the app wires it
     siti = Person(running.runtime)
     await to_summary(siti)
     await siti.tap("pay:sandbox:va:bca")

@@ -1,0 +1,171 @@
+"""Operations: `GET /metrics` (Prometheus) and `GET /healthz`.
+
+Each app has its own CollectorRegistry, so that several apps in one process (the tests) keep
+their counts apart. Counters count what this process did; the gauges of payments by status
+and of the outbox's depth are read from the database at scrape time, so every instance reports
+the same shared numbers: aggregate those with max(), not sum().
+
+Other parts of the app report through the small functions below: `chat_update(app, channel)`,
+`outbox_send_failed(app, channel)` and `status_query(app, gateway, outcome)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
+from prometheus_client.exposition import generate_latest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from bot.scheduler import scheduler_running
+from payments.base import PaymentStatus
+from payments.orders import MESSAGE_CHANNELS
+from storage.db import Sessions
+from storage.models import Outbox, Payment
+
+log = logging.getLogger(__name__)
+HEALTH_TIMEOUT: Final = 5.0  # seconds for the database to answer SELECT 1
+
+
+class Metrics:
+    """The app's instruments; names as operators and dashboards use them."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.callbacks = Counter(
+            "checkout_callbacks",
+            "Gateway callbacks answered, by gateway and result",
+            ["gateway", "result"],
+            registry=registry,
+        )
+        self.status_queries = Counter(
+            "checkout_status_queries",
+            "Status queries to gateways, by gateway and outcome",
+            ["gateway", "outcome"],
+            registry=registry,
+        )
+        self.outbox_send_failures = Counter(
+            "checkout_outbox_send_failures",
+            "Outbox messages whose sending failed (retried or given up), by channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.chat_updates = Counter(
+            "checkout_chat_updates",
+            "Chat updates handled, by channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.payments = Gauge(
+            "checkout_payments",
+            "Payments by status (database, at scrape time)",
+            ["status"],
+            registry=registry,
+        )
+        self.outbox_depth = Gauge(
+            "checkout_outbox_depth",
+            "Outbox messages not sent yet, by channel (database, at scrape time)",
+            ["channel"],
+            registry=registry,
+        )
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def install(app: web.Application) -> Metrics:
+    metrics = app[METRICS] = Metrics()
+    app.router.add_get("/metrics", scrape)
+    return metrics
+
+
+def on_callback(app: web.Application, known: Mapping[str, Any]) -> Callable[[str, str], None]:
+    """The callback route's hook; a gateway not configured counts as "unknown", so that
+    made-up names in URLs cannot grow the number of series."""
+    counter = app[METRICS].callbacks
+
+    def count(gateway: str, result: str) -> None:
+        counter.labels(gateway if gateway in known else "unknown", result).inc()
+
+    return count
+
+
+def chat_update(app: web.Application, channel: str) -> None:
+    app[METRICS].chat_updates.labels(channel).inc()
+
+
+def outbox_send_failed(app: web.Application, channel: str) -> None:
+    app[METRICS].outbox_send_failures.labels(channel).inc()
+
+
+def status_query(app: web.Application, gateway: str, outcome: str) -> None:
+    """outcome: answered, failed (asked, no usable answer), skipped (not asked: too soon,
+    already final, or the gateway is paused by its rate limit or circuit)."""
+    app[METRICS].status_queries.labels(gateway, outcome).inc()
+
+
+async def scrape(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    try:
+        await _read_gauges(metrics, _sessions(request.app))
+    except (DBAPIError, OSError, TimeoutError) as exc:  # the counters are still worth serving
+        log.warning("metrics: database gauges unavailable (%s)", type(exc).__name__)
+    body = generate_latest(metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _sessions(app: web.Application) -> Sessions:
+    from bot.app import RUNTIME  # bot.app imports this module
+
+    sessions = app[RUNTIME].read_sessions
+    assert sessions is not None, "database not started"
+    return sessions
+
+
+async def _read_gauges(metrics: Metrics, sessions: Sessions) -> None:
+    async with sessions() as session:
+        payments = dict.fromkeys(map(str, PaymentStatus), 0)
+        rows = await session.execute(select(Payment.status, func.count()).group_by(Payment.status))
+        payments.update({status: n for status, n in rows.tuples()})
+        depth = dict.fromkeys(sorted(MESSAGE_CHANNELS), 0)
+        rows = await session.execute(
+            select(Outbox.channel, func.count())
+            .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None))
+            .group_by(Outbox.channel)
+        )
+        depth.update({channel: n for channel, n in rows.tuples()})
+    for status, n in payments.items():
+        metrics.payments.labels(status).set(n)
+    for channel, n in depth.items():
+        metrics.outbox_depth.labels(channel).set(n)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers and the scheduler runs (or is switched off); else 503."""
+    from bot.app import RUNTIME  # bot.app imports this module
+
+    runtime = request.app[RUNTIME]
+    database = await _database(runtime.sessions)
+    if scheduler_running(request.app):
+        scheduler = "running"
+    else:
+        scheduler = "stopped" if runtime.config.reconcile.enabled else "off"
+    healthy = database == "ok" and scheduler != "stopped"
+    body = {"status": "ok" if healthy else "unhealthy", "database": database}
+    return web.json_response({**body, "scheduler": scheduler}, status=200 if healthy else 503)
+
+
+async def _database(sessions: Sessions | None) -> str:
+    if sessions is None:
+        return "not started"
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT), sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:  # any reason at all means unhealthy; the name says which
+        return f"unreachable ({type(exc).__name__})"
+    return "ok"
