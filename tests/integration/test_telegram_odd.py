@@ -58,6 +58,7 @@ async def test_a_quantity_change_edits_the_cart_message(ana: TgUser, fake: FakeB
     await ana.say("2 kopi susu")
     [cart] = await ana.tap("ft:yes")
     cart_id = fake.message_with(ana.chat_id, "inc:")
+    assert cart_id is not None
     [more] = await ana.tap("inc:")
     assert more.method == "editMessageText" and more.params["message_id"] == cart_id[1]
     assert "3× Kopi Susu" in more.text
