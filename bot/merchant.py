@@ -12,8 +12,7 @@ inbound events here and renders the replies as it renders the customer's. Custom
 a merchant-only command get `refusal`; /orders and /cancel mean the customer's own orders
 and checkout to them, so those stay with the conversation.
 
-The merchant reads the shop's first language. (These strings are not in the gettext
-catalogs yet: add `merchant*.py` to bot/texts/update.py's SOURCES and translate.)
+The merchant reads the shop's first language; a refused customer reads their own.
 """
 
 from __future__ import annotations
@@ -183,20 +182,21 @@ async def show_order(desk: Desk, args: str) -> list[Reply]:
 def _order_text(desk: Desk, order: dict[str, Any]) -> list[str]:
     t, currency = desk.t, order["currency"]
     customer, delivery = order["customer"], order["delivery"]
-    lines = [f"*{t('Order')} {order['code']}*: {desk.status(order['status'])}"]
+    order_word, customer_word, placed_word = t("Order"), t("Customer"), t("Placed")
+    lines = [f"*{order_word} {order['code']}*: {desk.status(order['status'])}"]
     for item in order["items"]:
         name = texts.pick(item["names"], desk.language) or item["sku"]
         lines.append(f"{item['quantity']}× {name}  {desk.money(item['total'], currency)}")
     lines.append(t("Shipping: {amount}").format(amount=desk.money(order["shipping"], currency)))
     lines.append(t("Total: {amount}").format(amount=desk.money(order["total"], currency)))
-    lines.append(f"{t('Customer')}: {customer['name'] or '-'}, {customer['phone'] or '-'}")
+    lines.append(f"{customer_word}: {customer['name'] or '-'}, {customer['phone'] or '-'}")
     if delivery["method"] == "delivery":
         lines.append(t("Deliver to: {address}").format(address=delivery["address"] or "-"))
     else:
         lines.append(t("Pick up at the shop"))
     if delivery.get("note"):
         lines.append(t("Note: {note}").format(note=delivery["note"]))
-    lines.append(f"{t('Placed')}: {desk.when(order['created_at'])}")
+    lines.append(f"{placed_word}: {desk.when(order['created_at'])}")
     if order["tracking"]:
         lines.append(t("Tracking: {tracking}").format(tracking=order["tracking"]))
     for p in order["payments"]:
@@ -290,7 +290,8 @@ async def stats(desk: Desk, args: str) -> list[Reply]:
         found = await day_stats(session, start, end)
     t = desk.t
     placed = sum(found.placed.values())
-    lines = [f"*{t('Stats for {day}').format(day=day.isoformat())}*"]
+    title = t("Stats for {day}").format(day=day.isoformat())
+    lines = [f"*{title}*"]
     lines.append(t("Orders placed: {count}").format(count=placed))
     lines += [f"  {desk.status(s)}: {n}" for s, n in sorted(found.placed.items())]
     paid = t("Paid: {count} orders, {amount}")

@@ -91,7 +91,8 @@ def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 def phone_keyboard(language: str) -> ReplyKeyboardMarkup:
     """Telegram shares the sender's own contact from this button (private chats only)."""
-    label = "📱 " + texts.translator(language)("Share my phone number")
+    t = texts.translator(language)
+    label = "📱 " + t("Share my phone number")
     return ReplyKeyboardMarkup(
         [[KeyboardButton(label, request_contact=True)]],
         resize_keyboard=True,
@@ -175,7 +176,8 @@ class TelegramRenderer:
         inline = inline_keyboard(reply)
         if reply.request_phone and inline is not None:
             await self._message(to, last, inline)
-            label = "⬇️ " + texts.translator(to.language)("Share my phone number")
+            t = texts.translator(to.language)
+            label = "⬇️ " + t("Share my phone number")
             await self._message(to, label, phone_keyboard(to.language))
         elif reply.request_phone:
             await self._message(to, last, phone_keyboard(to.language))

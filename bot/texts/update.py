@@ -27,6 +27,8 @@ SOURCES: Final = (
     "methods.py",
     "notices.py",
     "channels/console.py",
+    "channels/telegram*.py",
+    "merchant*.py",
     "demo.py",
 )
 KEYWORDS: Final = {"t": None, "N_": None}

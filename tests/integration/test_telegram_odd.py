@@ -167,6 +167,6 @@ async def test_a_failing_reply_is_tried_again_and_arrives(ana: TgUser, fake: Fak
 async def test_merchant_commands_are_refused_politely_to_customers(ana: TgUser) -> None:
     for command in ("/ship ABC123 JNE1", "/stats", "/export", "/order ABC123"):
         [reply] = await ana.say(command)
-        assert "staff" in reply.text and data(reply) == MENU
+        assert "hanya untuk staf toko" in reply.text and data(reply) == MENU
     [mine] = await ana.say("/orders")  # the customer's own orders, not a refusal
-    assert "staff" not in mine.text and "belum punya pesanan" in mine.text
+    assert "staf" not in mine.text and "belum punya pesanan" in mine.text
