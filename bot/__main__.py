@@ -85,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         return HANDLERS[args.command](config, args)
     except ConfigError as exc:
-        print(f"checkout-bot: {args.config}: {exc}", file=sys.stderr)
+        where = "" if exc.key == str(args.config) else f"{args.config}: "
+        print(f"checkout-bot: {where}{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -221,7 +221,7 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> C
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(str(path), "file not found") from None
+        raise ConfigError(str(path), "file not found (pass --config PATH)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
     raw.pop("path", None)
