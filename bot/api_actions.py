@@ -18,16 +18,12 @@ from bot.api_errors import ApiError, Problem
 from bot.api_input import NewCustomer, NewOrder
 from bot.methods import fits
 from payments.base import (
-    ALLOWED_FROM,
     GatewayRejected,
     MethodId,
-    PaymentError,
-    PaymentRef,
     PaymentStatus,
 )
 from payments.orders import OrderError, cancel_order, place_order, ship_order
 from payments.ports import PaymentRow
-from payments.service import apply_result
 from storage.models import Customer, utcnow
 
 if TYPE_CHECKING:
@@ -115,37 +111,11 @@ async def cancel(runtime: Runtime, code: str, reason: str) -> None:
     """Cancel the order and its live attempts, here and (best effort) at their gateways."""
     try:
         async with runtime.uow() as store:
-            order = await cancel_order(store, code, now=runtime.clock(), reason=reason or "api")
-            live = []
-            for payment in await store.payments.of_order(order.id):
-                if S(payment.status).is_final:
-                    continue
-                if await store.payments.move(
-                    payment.id, S.CANCELLED, ALLOWED_FROM[S.CANCELLED], next_check_at=None
-                ):
-                    live.append(payment)
+            reason = reason or "api"
+            cancelled = await cancel_order(store, code, now=runtime.clock(), reason=reason)
     except OrderError as exc:
         raise order_error(exc) from None
-    for payment in live:
-        await _cancel_at_gateway(runtime, payment)
-
-
-async def _cancel_at_gateway(runtime: Runtime, payment: PaymentRow) -> None:
-    """If the money came in meanwhile, apply says so (the order is paid again, for review)."""
-    gateway = runtime.gateways.get(payment.gateway)
-    if gateway is None:
-        return
-    ref = PaymentRef(payment.reference, payment.external_id, MethodId.parse(payment.method))
-    try:
-        result = await gateway.cancel_payment(ref)
-    except PaymentError as exc:
-        log.warning("payment=%s cancel at gateway failed: %s", payment.reference, exc)
-        return
-    if result is not None and result.status is S.PAID:
-        async with runtime.uow() as store:
-            await apply_result(
-                store, runtime.shop, payment.id, result, source="cancel", now=runtime.clock()
-            )
+    await runtime.cancel_at_gateways(cancelled.attempts)
 
 
 async def ship(runtime: Runtime, code: str, tracking: str | None) -> None:

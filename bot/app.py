@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +24,7 @@ from bot.gateways import build_gateways, sandbox_provider
 from bot.metrics import healthz
 from bot.scheduler import policy, scheduler
 from payments import web as callback_web
-from payments.attempts import start_payment
+from payments.attempts import cancel_at_gateways, start_payment
 from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher
 from payments.orders import OrderError, Shop
@@ -90,6 +90,10 @@ class Runtime:
             first_check=policy(self.config.reconcile).schedules[method.kind].first,
             now=self.clock(),
         )
+
+    async def cancel_at_gateways(self, attempts: Iterable[PaymentRow]) -> None:
+        """After a cancel is committed: the attempts it took with it, at their gateways."""
+        await cancel_at_gateways(self.uow, self.shop, self.gateways, attempts, now=self.clock())
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

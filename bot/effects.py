@@ -40,12 +40,9 @@ from bot.flow_types import (
     StatusChecked,
 )
 from payments.base import (
-    ALLOWED_FROM,
     GatewayRejected,
     MethodId,
     PaymentError,
-    PaymentRef,
-    PaymentStatus,
 )
 from payments.orders import CartLine, Delivery, OrderError, OrderStatus, cancel_order, place_order
 from storage.db import Sessions, transaction
@@ -53,7 +50,6 @@ from storage.models import Customer, Order, OrderItem, Payment
 
 log = logging.getLogger(__name__)
 StatusCheck = Callable[[Runtime, int], Awaitable[Any]]
-LIVE = (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
 
 
 async def run_effect(
@@ -147,43 +143,15 @@ async def _check(
 
 async def _cancel(runtime: Runtime, chat: Chat, code: str) -> Event:
     """Cancel a pending order and its live attempts; paid orders are the merchant's to cancel."""
-    superseded: list[Payment] = []
     async with runtime.uow() as store:
         order = await store.orders.lock_by_code(code)
         if order is None or order.customer_id != chat.customer_id:
             return NotFound()
         if order.status != OrderStatus.PENDING_PAYMENT:
             return CancelRejected(order.code, order.status)
-        await cancel_order(store, code, now=runtime.clock(), reason="customer")
-        for payment in await store.payments.of_order(order.id):
-            if await _cancel_locally(store, payment):
-                superseded.append(payment)
-    for payment in superseded:
-        await _cancel_at_gateway(runtime, payment)
+        cancelled = await cancel_order(store, code, now=runtime.clock(), reason="customer")
+    await runtime.cancel_at_gateways(cancelled.attempts)
     return OrderCancelled(code)
-
-
-async def _cancel_locally(store: Any, payment: Payment) -> bool:
-    if PaymentStatus(payment.status) not in LIVE:
-        return False
-    cancelled = PaymentStatus.CANCELLED
-    return bool(
-        await store.payments.move(
-            payment.id, cancelled, ALLOWED_FROM[cancelled], next_check_at=None
-        )
-    )
-
-
-async def _cancel_at_gateway(runtime: Runtime, payment: Payment) -> None:
-    """Best effort: if it was paid meanwhile, its callback reopens the order and flags it."""
-    gateway = runtime.gateways.get(payment.gateway)
-    if gateway is None:
-        return
-    ref = PaymentRef(payment.reference, payment.external_id, MethodId.parse(payment.method))
-    try:
-        await gateway.cancel_payment(ref)
-    except PaymentError as exc:
-        log.warning("payment=%s cancel at gateway failed: %s", payment.reference, exc)
 
 
 async def _orders(runtime: Runtime, chat: Chat, limit: int) -> Event:

@@ -35,9 +35,8 @@ from bot.merchant_report import (
     parse_day,
 )
 from bot.replies import Choice, Inbound, Reply
-from payments.base import ALLOWED_FROM, MethodId, PaymentError, PaymentRef, PaymentStatus
+from payments.base import PaymentStatus
 from payments.orders import OrderError, OrderStatus, cancel_order, ship_order
-from payments.service import apply_result
 from storage.db import transaction
 
 if TYPE_CHECKING:
@@ -241,19 +240,13 @@ async def cancel(desk: Desk, args: str) -> list[Reply]:
     if not code:
         return [Reply(desk.t("Which order? For example: /cancel A7K2Q9 out of stock"))]
     runtime = desk.runtime
-    live = []
     async with runtime.uow() as store:
         before = await store.orders.lock_by_code(code)
         was_paid = before is not None and before.status == OrderStatus.PAID
-        order = await cancel_order(store, code, now=runtime.clock(), reason=reason.strip())
-        for payment in await store.payments.of_order(order.id):
-            if not S(payment.status).is_final and await store.payments.move(
-                payment.id, S.CANCELLED, ALLOWED_FROM[S.CANCELLED], next_check_at=None
-            ):
-                live.append(payment)
+        cancelled = await cancel_order(store, code, now=runtime.clock(), reason=reason.strip())
+        order = cancelled.order
         total, currency = order.total, order.currency
-    for payment in live:
-        await _cancel_at_gateway(runtime, payment)
+    await runtime.cancel_at_gateways(cancelled.attempts)
     log.info("order=%s cancelled by the merchant", order.code)
     text = desk.t("Order {code} is cancelled and its stock is back. The customer is told.")
     lines = [text.format(code=order.code)]
@@ -261,24 +254,6 @@ async def cancel(desk: Desk, args: str) -> list[Reply]:
         refund = desk.t("It was paid: refund {amount} to the customer.")
         lines.append(refund.format(amount=desk.money(total, currency)))
     return [Reply("\n".join(lines))]
-
-
-async def _cancel_at_gateway(runtime: Runtime, payment: Any) -> None:
-    """Best effort; if the money came in meanwhile, apply says so (paid again, for review)."""
-    gateway = runtime.gateways.get(payment.gateway)
-    if gateway is None:
-        return
-    ref = PaymentRef(payment.reference, payment.external_id, MethodId.parse(payment.method))
-    try:
-        result = await gateway.cancel_payment(ref)
-    except PaymentError as exc:
-        log.warning("payment=%s cancel at gateway failed: %s", payment.reference, exc)
-        return
-    if result is not None and result.status is S.PAID:
-        async with runtime.uow() as store:
-            await apply_result(
-                store, runtime.shop, payment.id, result, source="cancel", now=runtime.clock()
-            )
 
 
 async def stats(desk: Desk, args: str) -> list[Reply]:

@@ -5,6 +5,7 @@ the gateway gave. The database is never held while a gateway answers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from payments.base import (
     PaymentStatus,
     payment_reference,
 )
-from payments.orders import OrderError, OrderStatus, Shop
+from payments.orders import OrderError, OrderStatus, Shop, cancel_attempt
 from payments.ports import PaymentRow, Store
 from payments.service import UnitOfWork, apply_result
 
@@ -37,7 +38,7 @@ class Attempt:
     payment_id: int
     reference: str
     reused: bool  # an attempt with this method was live already: nothing new was created
-    superseded: tuple[tuple[str, str | None, str], ...] = ()  # (reference, external_id, method)
+    superseded: tuple[PaymentRow, ...] = ()  # cancelled here for this one; next at the gateway
 
 
 async def begin_attempt(
@@ -66,10 +67,7 @@ async def begin_attempt(
     for p in live:
         if p.method == str(method) and (p.expires_at is None or p.expires_at > now):
             return Attempt(p.id, p.reference, reused=True)
-    superseded = []
-    for p in live:
-        await store.payments.move(p.id, S.CANCELLED, ALLOWED_FROM[S.CANCELLED], next_check_at=None)
-        superseded.append((p.reference, p.external_id, p.method))
+    superseded = [p for p in live if await cancel_attempt(store, p)]
     attempt = max((p.attempt for p in payments), default=0) + 1
     payment = await store.payments.add(
         order_id=order.id,
@@ -114,8 +112,8 @@ async def start_payment(
         checkout = await _checkout(store, payment, method, callback_url, return_url)
     if attempt.reused and payment.instructions:
         return payment
-    for reference, external_id, old_method in attempt.superseded:
-        await _cancel_superseded(uow, shop, gateway, reference, external_id, old_method, now)
+    # The poller settles superseded attempts at other gateways.
+    await cancel_at_gateways(uow, shop, {gateway.name: gateway}, attempt.superseded, now=now)
     try:
         result = await gateway.create_payment(checkout)
     except GatewayUnavailable as exc:
@@ -170,26 +168,26 @@ async def record_created(
     return await store.payments.lock(payment_id)
 
 
-async def _cancel_superseded(
+async def cancel_at_gateways(
     uow: UnitOfWork,
     shop: Shop,
-    gateway: Gateway,
-    reference: str,
-    external_id: str | None,
-    method: str,
+    gateways: Mapping[str, Gateway],
+    attempts: Iterable[PaymentRow],
+    *,
     now: datetime,
 ) -> None:
-    """Best effort: if the old attempt turns out paid, apply says so and flags it."""
-    old = MethodId.parse(method)
-    if old.gateway != gateway.name:
-        return  # the poller settles attempts at other gateways
-    try:
-        result = await gateway.cancel_payment(PaymentRef(reference, external_id, old))
-    except PaymentError as exc:
-        log.warning("payment=%s cancel at gateway failed: %s", reference, exc)
-        return
-    if result is not None and result.status is S.PAID:
-        async with uow() as store:
-            row = await store.payments.by_reference(reference)
-            if row is not None:
-                await apply_result(store, shop, row.id, result, source="cancel", now=now)
+    """Best effort, once the local cancel is committed. If the money came in meanwhile, the
+    gateway's answer goes through apply, which takes it as paid and flags it for review."""
+    for payment in attempts:
+        gateway = gateways.get(payment.gateway)
+        if gateway is None:
+            continue
+        ref = PaymentRef(payment.reference, payment.external_id, MethodId.parse(payment.method))
+        try:
+            result = await gateway.cancel_payment(ref)
+        except PaymentError as exc:
+            log.warning("payment=%s cancel at gateway failed: %s", payment.reference, exc)
+            continue
+        if result is not None and result.status is S.PAID:
+            async with uow() as store:
+                await apply_result(store, shop, payment.id, result, source="cancel", now=now)

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from payments.ports import CustomerRow, NewLine, OrderRow, Recipient, Store
+from payments.base import ALLOWED_FROM, PaymentStatus
+from payments.ports import CustomerRow, NewLine, OrderRow, PaymentRow, Recipient, Store
 
 CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_QUANTITY: Final = 99
@@ -168,7 +169,18 @@ async def retake_stock(store: Store, order_id: int) -> bool:
     return True
 
 
-async def cancel_order(store: Store, code: str, *, now: datetime, reason: str = "") -> OrderRow:
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The cancelled order, and the attempts it took with it: the caller cancels those at
+    their gateways once this transaction is committed (a slow gateway holds no lock)."""
+
+    order: OrderRow
+    attempts: list[PaymentRow]
+
+
+async def cancel_order(store: Store, code: str, *, now: datetime, reason: str = "") -> Cancelled:
+    """Stock goes back, the customer is told, and open attempts are cancelled here so the
+    poller stops asking about them."""
     order = await _locked(store, code)
     if not await store.orders.move(order.id, OS.CANCELLED, ORDER_ALLOWED_FROM[OS.CANCELLED]):
         raise OrderError(
@@ -176,7 +188,19 @@ async def cancel_order(store: Store, code: str, *, now: datetime, reason: str = 
         )
     await release_stock(store, order.id)
     await _tell_customer(store, order, "order_cancelled", {"reason": reason})
-    return await store.orders.lock(order.id)
+    payments = await store.payments.of_order(order.id)
+    attempts = [p for p in payments if await cancel_attempt(store, p)]
+    return Cancelled(await store.orders.lock(order.id), attempts)
+
+
+async def cancel_attempt(store: Store, payment: PaymentRow) -> bool:
+    """Cancel one attempt here unless it is final already (or someone moved it first)."""
+    if PaymentStatus(payment.status).is_final:
+        return False
+    cancelled = PaymentStatus.CANCELLED
+    return await store.payments.move(
+        payment.id, cancelled, ALLOWED_FROM[cancelled], next_check_at=None
+    )
 
 
 async def ship_order(store: Store, code: str, *, now: datetime, tracking: str | None) -> OrderRow:

@@ -74,7 +74,8 @@ async def test_a_payment_attempt_reference_derives_from_the_order_code(
     async with uow() as store:
         second = await begin_attempt(store, code, QRIS, expiry=timedelta(hours=1), now=NOW)
     assert second.reference == f"{code}02"
-    assert second.superseded == ((f"{code}01", None, "sandbox:va:bca"),)
+    [old] = second.superseded
+    assert (old.reference, old.external_id, old.method) == (f"{code}01", None, "sandbox:va:bca")
     assert (await payment(sessions, payment_id)).status == "cancelled"
 
 
@@ -223,6 +224,20 @@ async def test_a_cancelled_order_cannot_start_a_payment(
         async with uow() as store:
             await begin_attempt(store, code, VA, expiry=timedelta(hours=1), now=NOW)
     assert caught.value.code == "not_payable"
+
+
+async def test_cancelling_an_order_cancels_its_open_attempt_and_hands_it_back(
+    uow: UnitOfWork, shop: Shop, customer_id: int, sessions: Sessions
+) -> None:
+    """The caller cancels the handed-back attempts at their gateways; the poller stops."""
+    code, payment_id = await open_payment(uow, shop, customer_id)
+    async with uow() as store:
+        cancelled = await cancel_order(store, code, now=NOW)
+    assert [p.id for p in cancelled.attempts] == [payment_id]
+    row = await payment(sessions, payment_id)
+    assert row.status == "cancelled" and row.next_check_at is None
+    assert await apply(uow, shop, payment_id, S.PAID) is Outcome.APPLIED  # money came anyway
+    assert (await payment(sessions, payment_id)).needs_review
 
 
 async def test_failed_and_expired_offer_the_customer_another_try(

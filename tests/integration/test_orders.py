@@ -151,8 +151,8 @@ async def test_cancelling_releases_stock_and_tells_the_customer_once(
     code = await new_order(uow, shop, customer_id, ("NASI-GORENG", 3))
     assert await stock_of(sessions, "NASI-GORENG") == 37
     async with uow() as store:
-        order = await cancel_order(store, code, now=NOW)
-    assert order.status == "cancelled"
+        cancelled = await cancel_order(store, code, now=NOW)
+    assert cancelled.order.status == "cancelled" and cancelled.attempts == []
     assert await stock_of(sessions, "NASI-GORENG") == 40
     with pytest.raises(OrderError) as caught:
         async with uow() as store:
