@@ -26,6 +26,7 @@ from bot.channels.console import CHANNEL, ConsoleChat, ConsoleOutbox, render
 from bot.config import Config
 from bot.dispatch import handle
 from bot.replies import Reply
+from bot.texts import supported
 from payments.base import PaymentError
 from payments.ports import Recipient
 from payments.sandbox import SandboxGateway
@@ -40,9 +41,12 @@ HELP: Final = (
 )
 
 
-def demo_config(config: Config, db_dir: Path, *, auto_pay: bool) -> Config:
-    """The shop's config on a throwaway database and a free port, with the sandbox only."""
+def demo_config(config: Config, db_dir: Path, *, auto_pay: bool, language: str) -> Config:
+    """The shop's config on a throwaway database and a free port, with the sandbox only.
+    Whoever runs the demo also reads the merchant's notices, so their language comes first."""
     port = _port(config.server.host, config.server.port)
+    first = supported(language, config.shop.languages) or config.shop.languages[0]
+    languages = (first, *(other for other in config.shop.languages if other != first))
     payments = replace(
         config.payments,
         sandbox=replace(
@@ -61,6 +65,7 @@ def demo_config(config: Config, db_dir: Path, *, auto_pay: bool) -> Config:
         telegram=replace(config.telegram, enabled=False, merchant_chat_ids=merchants),
         whatsapp=replace(config.whatsapp, enabled=False),
         payments=payments,
+        shop=replace(config.shop, languages=languages),
     )
 
 
@@ -201,7 +206,7 @@ async def run_demo(
     config: Config, *, auto: bool, language: str, stdin: TextIO, stdout: TextIO
 ) -> int:
     with tempfile.TemporaryDirectory(prefix="checkout-demo-") as tmp:
-        demo_conf = demo_config(config, Path(tmp), auto_pay=not auto)
+        demo_conf = demo_config(config, Path(tmp), auto_pay=not auto, language=language)
         app = create_app(demo_conf)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

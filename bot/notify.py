@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from random import Random
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,7 @@ from storage.outbox_repo import OutboxRepo, OutboxRow
 
 if TYPE_CHECKING:
     from bot.app import Runtime
+    from bot.config import Shop
 
 __all__ = [
     "NO_LIMIT",
@@ -240,21 +241,9 @@ class OutboxWorker:
             await self._sent(row)
 
     async def _render(self, row: OutboxRow) -> Reply:
-        config = self.runtime.config
-        shop = config.shop
-        language = str(row.payload.get("language") or shop.languages[0])
-        if self._to_merchant(row):
-            language = shop.languages[0]
         async with self._read() as session:
-            extra = await load_notice_extra(session, row.kind, row.payload, language=language)
-        return render_notice(
-            row.kind,
-            row.payload,
-            language=language,
-            tz=shop.timezone,
-            country=shop.country,
-            extra=extra,
-        )
+            shop, to_merchant = self.runtime.config.shop, self._to_merchant(row)
+            return await render_row(session, shop, row.kind, row.payload, to_merchant=to_merchant)
 
     def _to_merchant(self, row: OutboxRow) -> bool:
         return any(
@@ -337,3 +326,22 @@ async def outbox_worker(app: web.Application) -> AsyncIterator[None]:
     yield
     await worker.close()
     await task
+
+
+async def render_row(
+    session: AsyncSession, shop: Shop, kind: str, payload: Mapping[str, Any], *, to_merchant: bool
+) -> Reply:
+    """One outbox row as its recipient reads it: a customer in the language the row was
+    written in, a merchant in the shop's first language."""
+    language = str(payload.get("language") or shop.languages[0])
+    if to_merchant:
+        language = shop.languages[0]
+    extra = await load_notice_extra(session, kind, payload, language=language)
+    return render_notice(
+        kind,
+        payload,
+        language=language,
+        tz=shop.timezone,
+        country=shop.country,
+        extra=extra,
+    )

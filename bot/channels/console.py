@@ -17,8 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Runtime
-from bot.notice_data import load_notice_extra
-from bot.notices import render_notice
+from bot.notify import render_row
 from bot.replies import Choice, Inbound, Reply
 from payments.ports import Recipient
 from storage.db import transaction
@@ -143,16 +142,8 @@ class ConsoleOutbox:
         if not who:
             return None
         shop = self.runtime.config.shop
-        language = str(row.payload.get("language") or shop.languages[0])
-        extra = await load_notice_extra(session, row.kind, row.payload, language=language)
-        reply = render_notice(
-            row.kind,
-            row.payload,
-            language=language,
-            tz=shop.timezone,
-            country=shop.country,
-            extra=extra,
-        )
+        to_merchant = who == "merchant"
+        reply = await render_row(session, shop, row.kind, row.payload, to_merchant=to_merchant)
         return Notice(who, row.kind, reply)
 
     async def _claim(self, session: AsyncSession, row_id: int) -> bool:
