@@ -20,6 +20,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -76,6 +77,16 @@ async def transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def core_transaction(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
+    """`transaction` on a bare connection of the same engine (same BEGIN, commit or rollback),
+    for Core statements on hot paths: the ORM session's bookkeeping costs more than a small
+    statement does."""
+    engine = sessions.kw["bind"]
+    async with engine.begin() as connection:
+        yield connection
 
 
 def alembic_config(url: str) -> AlembicConfig:
