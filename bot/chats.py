@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.catalog_cache import STAMP_COLUMNS, CatalogStamp
 from bot.flow_types import State
-from storage.db import Sessions, core_transaction, transaction
+from storage.db import Sessions, one_statement, transaction
 from storage.models import Conversation, Customer, utcnow
 
 
@@ -102,7 +102,7 @@ async def open_chat(
 ) -> Opened:
     """Find, or else create, the customer and the conversation row. Creating races settle on
     the unique keys; finding takes no write lock."""
-    async with core_transaction(reader or sessions) as connection:
+    async with one_statement(reader or sessions) as connection:
         found = await _find(connection, channel, chat_id)
     if found is not None:
         return found
@@ -137,7 +137,7 @@ async def _find(connection: AsyncConnection, channel: str, chat_id: str) -> Open
 
 async def load_state(sessions: Sessions, conversation_id: int) -> tuple[State, int]:
     """Where the conversation stands now: for a step again after losing a save."""
-    async with core_transaction(sessions) as connection:
+    async with one_statement(sessions) as connection:
         row = (await connection.execute(_STATE, {"conversation_id": conversation_id})).one()
     return State.from_json(row.state), row.version
 
@@ -151,7 +151,7 @@ async def save_state(sessions: Sessions, conversation_id: int, version: int, sta
         "new_version": version + 1,
         "now": utcnow(),
     }
-    async with core_transaction(sessions) as connection:
+    async with one_statement(sessions) as connection:
         result = await connection.execute(_SAVE, values)
         return result.rowcount == 1
 
