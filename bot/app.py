@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import api, metrics, notify
+from bot.catalog_cache import CatalogCache
 from bot.catalog_sync import sync_catalog
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
@@ -56,6 +57,7 @@ class Runtime:
     # payment); and have the poller look at a returning customer's open payments soon.
     check_status: Callable[[int], Awaitable[Any]] | None = None
     customer_back: Callable[[int], Awaitable[Any]] | None = None
+    catalog: CatalogCache = field(default_factory=CatalogCache)  # what the chat sells
 
     def uow(self) -> AbstractAsyncContextManager[SqlStore]:
         assert self.sessions is not None, "database not started"

@@ -1,23 +1,26 @@
-"""The database side of a chat: its customer, its conversation row, the catalog snapshot.
+"""The database side of a chat: its customer and its conversation row.
 
-Conversation state is saved with a compare-and-set on `version`, so two updates for one chat
-(a double tap, two instances) can never overwrite each other: the loser reads again and
-re-steps. (A candidate for storage/repo.py as ConversationRepo.)
+An inbound event starts from one SELECT (customer, conversation state and version, and the
+catalog's stamp for bot/catalog_cache.py) on the reader, and ends with one UPDATE, both Core
+statements built once: this is the chat's hot path. Conversation state is saved with a
+compare-and-set on `version`, so two updates for one chat (a double tap, two instances) can
+never overwrite each other: the loser reads again and re-steps. (A candidate for
+storage/repo.py as ConversationRepo.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.flow_ctx import Item, Section
+from bot.catalog_cache import STAMP_COLUMNS, CatalogStamp
 from bot.flow_types import State
-from storage.db import Sessions, transaction
-from storage.models import Category, Conversation, Customer, Product, utcnow
+from storage.db import Sessions, one_statement, transaction
+from storage.models import Conversation, Customer, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,59 @@ class Chat:
     name: str
     phone: str
     language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What one inbound event starts from, all from one SELECT: who is talking, where the
+    conversation stands (with the version to save against), and the catalog's stamp."""
+
+    chat: Chat
+    state: State
+    version: int
+    catalog_stamp: CatalogStamp
+
+
+_customers = Customer.__table__
+_conversations = cast(Table, Conversation.__table__)
+_OPEN: Final = (
+    select(
+        _customers.c.id,
+        _customers.c.name,
+        _customers.c.phone,
+        _customers.c.language,
+        _conversations.c.id.label("conversation_id"),
+        _conversations.c.state,
+        _conversations.c.version,
+        *STAMP_COLUMNS,
+    )
+    .select_from(
+        _customers.join(
+            _conversations,
+            (_conversations.c.channel == _customers.c.channel)
+            & (_conversations.c.chat_id == _customers.c.channel_user_id),
+        )
+    )
+    .where(
+        _customers.c.channel == bindparam("channel"),
+        _customers.c.channel_user_id == bindparam("chat_id"),
+    )
+)
+_STATE: Final = select(_conversations.c.state, _conversations.c.version).where(
+    _conversations.c.id == bindparam("conversation_id")
+)
+_SAVE: Final = (
+    update(_conversations)
+    .where(
+        _conversations.c.id == bindparam("conversation_id"),
+        _conversations.c.version == bindparam("expected"),
+    )
+    .values(
+        state=bindparam("new_state", type_=_conversations.c.state.type),
+        version=bindparam("new_version"),
+        updated_at=bindparam("now"),
+    )
+)
 
 
 def _insert_or_nothing(session: AsyncSession, table: Any, keys: list[str]) -> Any:
@@ -43,11 +99,11 @@ async def open_chat(
     *,
     language: str,
     reader: Sessions | None = None,
-) -> Chat:
+) -> Opened:
     """Find, or else create, the customer and the conversation row. Creating races settle on
     the unique keys; finding takes no write lock."""
-    async with transaction(reader or sessions) as session:
-        found = await _find(session, channel, chat_id)
+    async with one_statement(reader or sessions) as connection:
+        found = await _find(connection, channel, chat_id)
     if found is not None:
         return found
     async with transaction(sessions) as session:
@@ -65,83 +121,39 @@ async def open_chat(
                 updated_at=utcnow(),
             )
         )
-        created = await _find(session, channel, chat_id)
+        created = await _find(await session.connection(), channel, chat_id)
     assert created is not None
     return created
 
 
-async def _find(session: AsyncSession, channel: str, chat_id: str) -> Chat | None:
-    row = (
-        await session.execute(
-            select(Customer, Conversation.id)
-            .join(
-                Conversation,
-                (Conversation.channel == Customer.channel)
-                & (Conversation.chat_id == Customer.channel_user_id),
-            )
-            .where(Customer.channel == channel, Customer.channel_user_id == chat_id)
-        )
-    ).one_or_none()
+async def _find(connection: AsyncConnection, channel: str, chat_id: str) -> Opened | None:
+    row = (await connection.execute(_OPEN, {"channel": channel, "chat_id": chat_id})).first()
     if row is None:
         return None
-    customer, conversation_id = row
-    name, phone = customer.name or "", customer.phone or ""
-    return Chat(customer.id, conversation_id, name, phone, customer.language)
+    chat = Chat(row.id, row.conversation_id, row.name or "", row.phone or "", row.language)
+    stamp = (row.catalog_updated, row.catalog_size)
+    return Opened(chat, State.from_json(row.state), row.version, stamp)
 
 
 async def load_state(sessions: Sessions, conversation_id: int) -> tuple[State, int]:
-    async with transaction(sessions) as session:
-        row = (
-            await session.execute(
-                select(Conversation.state, Conversation.version).where(
-                    Conversation.id == conversation_id
-                )
-            )
-        ).one()
+    """Where the conversation stands now: for a step again after losing a save."""
+    async with one_statement(sessions) as connection:
+        row = (await connection.execute(_STATE, {"conversation_id": conversation_id})).one()
     return State.from_json(row.state), row.version
 
 
 async def save_state(sessions: Sessions, conversation_id: int, version: int, state: State) -> bool:
     """False when someone else saved first: the caller reads again and re-steps."""
-    async with transaction(sessions) as session:
-        result = await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.version == version)
-            .values(state=state.to_json(), version=version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
-
-
-async def load_catalog(
-    sessions: Sessions, currency: str
-) -> tuple[tuple[Item, ...], tuple[Section, ...]]:
-    """What the chat may sell now: active products in the shop's currency, not sold out."""
-    async with transaction(sessions) as session:
-        products = await session.scalars(
-            select(Product)
-            .where(Product.active.is_(True), Product.currency == currency)
-            .order_by(Product.id)
-        )
-        categories = await session.scalars(select(Category).order_by(Category.position))
-        items = tuple(_item(p) for p in products if p.stock is None or p.stock > 0)
-        sections = tuple(Section(c.key, dict(c.names)) for c in categories)
-    known = {s.key for s in sections}
-    unlisted = dict.fromkeys(i.category for i in items if i.category not in known)
-    extra = tuple(Section(key, {"en": key.replace("-", " ").title()}) for key in unlisted)
-    return items, sections + extra
-
-
-def _item(product: Product) -> Item:
-    return Item(
-        sku=product.sku,
-        category=product.category,
-        names=dict(product.names),
-        price=product.price,
-        descriptions=dict(product.descriptions or {}),
-        stock=product.stock,
-        photo=product.photo,
-    )
+    values = {
+        "conversation_id": conversation_id,
+        "expected": version,
+        "new_state": state.to_json(),
+        "new_version": version + 1,
+        "now": utcnow(),
+    }
+    async with one_statement(sessions) as connection:
+        result = await connection.execute(_SAVE, values)
+        return result.rowcount == 1
 
 
 async def set_language(sessions: Sessions, customer_id: int, language: str) -> None:

@@ -13,17 +13,19 @@ from typing import Final
 
 from bot import chats, methods
 from bot.app import Runtime
+from bot.catalog_cache import CatalogStamp
 from bot.chats import Chat
 from bot.effects import run_effect
 from bot.flow import step
 from bot.flow_ctx import Ctx, Profile, ShopInfo
-from bot.flow_types import Command, Event, Phone, Step, Tap, Text
+from bot.flow_types import Command, Event, Phone, State, Step, Tap, Text
 from bot.replies import Inbound, Reply
 from bot.texts import supported
 
 log = logging.getLogger(__name__)
 MAX_RETRIES: Final = 10
 MAX_CHAIN: Final = 8  # effects feeding effects; the flow needs at most three
+Known = tuple[State, int]  # a conversation state and the version it was read or saved at
 
 
 async def check_status(runtime: Runtime, payment_id: int) -> None:
@@ -43,21 +45,23 @@ async def handle(runtime: Runtime, inbound: Inbound) -> list[Reply]:
     assert sessions is not None, "database not started"
     shop = runtime.config.shop
     language = supported(inbound.language_hint, shop.languages) or shop.languages[0]
-    chat = await chats.open_chat(
+    opened = await chats.open_chat(
         sessions,
         inbound.channel,
         inbound.chat_id,
         language=language,
         reader=runtime.read_sessions,
     )
-    ctx = await build_ctx(runtime, chat, inbound.name)
-    return await _run(runtime, chat, ctx, to_event(inbound), inbound.event_id, 0)
+    ctx = await build_ctx(runtime, opened.chat, opened.catalog_stamp, inbound.name)
+    event = to_event(inbound)
+    known = (opened.state, opened.version)
+    return await _run(runtime, opened.chat, ctx, event, inbound.event_id, 0, known)
 
 
 async def _run(
-    runtime: Runtime, chat: Chat, ctx: Ctx, event: Event, event_id: str, depth: int
+    runtime: Runtime, chat: Chat, ctx: Ctx, event: Event, event_id: str, depth: int, known: Known
 ) -> list[Reply]:
-    done = await _step_and_save(runtime, chat, ctx, event, event_id)
+    done, known = await _step_and_save(runtime, chat, ctx, event, event_id, known)
     replies = list(done.replies)
     for effect in done.effects:
         outcome = await run_effect(runtime, chat, effect, check_status)
@@ -66,7 +70,7 @@ async def _run(
         if depth >= MAX_CHAIN:
             log.error("chat=%s effect chain too long at %r", chat.conversation_id, outcome)
             break
-        replies += await _run(runtime, chat, ctx, outcome, "", depth + 1)
+        replies += await _run(runtime, chat, ctx, outcome, "", depth + 1, known)
     return replies
 
 
@@ -77,30 +81,38 @@ async def _customer_back(runtime: Runtime, chat: Chat) -> None:
 
 
 async def _step_and_save(
-    runtime: Runtime, chat: Chat, ctx: Ctx, event: Event, event_id: str
-) -> Step:
+    runtime: Runtime, chat: Chat, ctx: Ctx, event: Event, event_id: str, known: Known
+) -> tuple[Step, Known]:
+    """Step from `known` (the state and version last read or saved) and save it, stepping
+    again from a fresh read for as long as the save loses; returns what it stands on now."""
     sessions = runtime.sessions
     assert sessions is not None
     reader = runtime.read_sessions or sessions
-    for _ in range(MAX_RETRIES):
-        state, version = await chats.load_state(reader, chat.conversation_id)
+    for attempt in range(MAX_RETRIES):
+        if attempt:
+            known = await chats.load_state(reader, chat.conversation_id)
+        state, version = known
         if state.seen(event_id):
-            return Step(state)  # a redelivery of an event we handled
+            return Step(state), known  # a redelivery of an event we handled
         done = step(state, event, ctx)
         if state.payment_id and event_id:  # the customer (not an effect) acted while paying
             await _customer_back(runtime, chat)
         new = done.state.remember(event_id)
-        if new == state or await chats.save_state(sessions, chat.conversation_id, version, new):
-            return done
+        if new == state:
+            return done, known
+        if await chats.save_state(sessions, chat.conversation_id, version, new):
+            return done, (new, version + 1)
         log.debug("chat=%s version %s taken, stepping again", chat.conversation_id, version)
     raise ConversationBusy(f"conversation {chat.conversation_id}: too many concurrent updates")
 
 
-async def build_ctx(runtime: Runtime, chat: Chat, channel_name: str = "") -> Ctx:
-    sessions = runtime.sessions
+async def build_ctx(
+    runtime: Runtime, chat: Chat, catalog_stamp: CatalogStamp, channel_name: str = ""
+) -> Ctx:
+    sessions = runtime.read_sessions or runtime.sessions
     assert sessions is not None
     shop = runtime.config.shop
-    items, sections = await chats.load_catalog(runtime.read_sessions or sessions, shop.currency)
+    items, sections = await runtime.catalog.get(sessions, shop.currency, catalog_stamp)
     info = ShopInfo(
         name=shop.name,
         currency=shop.currency,

@@ -5,6 +5,12 @@ BEGIN IMMEDIATE: a writer takes the write lock up front instead of failing half-
 "database is locked" when it upgrades from a read. synchronous=FULL, because a gateway that
 got our 200 never sends that callback again: a commit must survive a power cut, and batching
 the callbacks pays for the fsync.
+
+`one_statement` is the exception, for hot paths: a lone statement is its own transaction
+(autocommit), atomic and as durable as any commit. SQLite takes the write lock of a lone
+INSERT/UPDATE at its first step, so there is no upgrade to fail, and holds it for that step
+only; inside BEGIN IMMEDIATE ... COMMIT it is held across several trips between the event
+loop and aiosqlite's thread, each as long as the loop is busy, and writers queue behind that.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -28,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+ONE_STATEMENT: Final = "checkout_one_statement"  # execution option: no BEGIN on SQLite
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -60,11 +68,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if not connection.get_execution_options().get(ONE_STATEMENT):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_on_begin_deferred(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    if not connection.get_execution_options().get(ONE_STATEMENT):
+        connection.exec_driver_sql("BEGIN")
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
@@ -76,6 +86,30 @@ async def transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def core_transaction(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
+    """`transaction` on a bare connection of the same engine (same BEGIN, commit or rollback),
+    for Core statements on hot paths: the ORM session's bookkeeping costs more than a small
+    statement does."""
+    engine = sessions.kw["bind"]
+    async with engine.begin() as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def one_statement(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
+    """A connection for exactly one statement, which commits on its own (see the module's
+    docstring). Two statements here would be two transactions: use `transaction` for that."""
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            await connection.execution_options(**{ONE_STATEMENT: True})
+        else:  # asyncpg: no BEGIN and COMMIT round trips
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+        await connection.commit()
 
 
 def alembic_config(url: str) -> AlembicConfig:
