@@ -45,7 +45,7 @@ SECRET: Final = "bench-webhook-secret"
 STEPS: Final = (
     ("text", "/start"),
     ("tap", "m:catalog"),
-    ("tap", "cat:coffee"),
+    ("tap", "cat:coffee:0"),
     ("tap", "add:KOPI-SUSU"),
     ("tap", "inc:KOPI-SUSU"),
     ("text", "2 teh tarik"),
