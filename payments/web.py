@@ -7,7 +7,9 @@ also for a verified callback about a payment we do not know, which a retry would
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -155,7 +157,15 @@ async def _confirmed(
 
 def _answer(ctx: Callbacks, gateway: str, outcome: str, status: int) -> web.Response:
     ctx.on_result(gateway, outcome)
-    return web.json_response({"status": outcome}, status=status)
+    return web.Response(
+        body=_answer_body(outcome), status=status, content_type="application/json", charset="utf-8"
+    )
+
+
+@functools.cache
+def _answer_body(outcome: str) -> bytes:
+    """A handful of outcomes, each encoded once rather than per callback."""
+    return json.dumps({"status": outcome}).encode()
 
 
 __all__ = ["CALLBACKS", "Applied", "Callbacks", "Outcome", "add_routes", "handle_callback"]
