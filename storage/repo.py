@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.base import PaymentStatus
 from payments.orders import MESSAGE_CHANNELS
-from payments.ports import NewLine, Recipient, Snapshot
+from payments.ports import NamedPayment, NewLine, Recipient, Snapshot
 from payments.rules import Message
 from storage import statements
 from storage.db import Sessions, transaction
@@ -186,6 +186,19 @@ class PaymentRepo:
             Payment.gateway == gateway, Payment.external_id == external_id
         )
         return await self._session.scalar(query)
+
+    async def named(
+        self, gateway: str, reference: str | None, external_id: str | None
+    ) -> NamedPayment | None:
+        params = {"reference": reference, "gateway": gateway, "external_id": external_id}
+        conn = await self._session.connection()
+        rows = [
+            NamedPayment(*row) for row in await conn.execute(statements.NAMED_BY_EITHER, params)
+        ]
+        for row in rows:  # our reference first, as it names one payment of any gateway
+            if row.reference == reference:
+                return row
+        return rows[0] if rows else None
 
     async def of_order(self, order_id: int) -> list[Payment]:
         query = select(Payment).where(Payment.order_id == order_id).order_by(Payment.attempt)

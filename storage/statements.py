@@ -58,6 +58,18 @@ NAMED = (Payment.gateway == bindparam("gateway")) & (
     | Payment.external_id.in_(bindparam("external_ids", expanding=True))
 )
 
+# The callback route's look-up before a status query: one statement, no ORM objects.
+# Parameters: reference, gateway, external_id.
+NAMED_BY_EITHER: Final = select(
+    Payment.reference, Payment.external_id, Payment.gateway, Payment.method
+).where(
+    (Payment.reference == bindparam("reference"))
+    | (
+        (Payment.gateway == bindparam("gateway"))
+        & (Payment.external_id == bindparam("external_id"))
+    )
+)
+
 SNAPSHOTS: Final = (
     select(*SNAPSHOT_COLUMNS)
     .join(Order, Order.id == Payment.order_id)
