@@ -226,11 +226,11 @@ async def one_round(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, 
             for rate, refs in zip(rates, batches[gw], strict=True):
                 requests = [callback(gw, fake, ref, amount) for ref, amount in refs]
                 label = f"{gw} {'max' if rate is None else int(rate)}"
-                results[f"app {label}"] = await run_load(
-                    f"http://127.0.0.1:{port}/callbacks/{gw}", requests, rate, tmp
+                results[f"app {label}"] = await measured(
+                    server, f"http://127.0.0.1:{port}/callbacks/{gw}", requests, rate, tmp
                 )
-                results[f"floor {label}"] = await run_load(
-                    f"http://127.0.0.1:{floor_port}/callbacks/{gw}", requests, rate, tmp
+                results[f"floor {label}"] = await measured(
+                    floor, f"http://127.0.0.1:{floor_port}/callbacks/{gw}", requests, rate, tmp
                 )
     finally:
         for process in (server, floor):
@@ -238,6 +238,27 @@ async def one_round(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, 
             await process.wait()
         await runner.cleanup()
     return results
+
+
+async def measured(
+    process: asyncio.subprocess.Process,
+    url: str,
+    requests: list[tuple[bytes, dict[str, str]]],
+    rate: float | None,
+    tmp: Path,
+) -> dict[str, Any]:
+    """The load's figures plus the server's CPU time per request, all its threads: on a shared
+    machine that moves less than throughput does when other processes take the cores."""
+    before = cpu_seconds(process.pid)
+    result = await run_load(url, requests, rate, tmp)
+    result["cpu_us"] = (cpu_seconds(process.pid) - before) / len(requests) * 1e6
+    return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fake_settled(ref: str, amount: int) -> dict[str, Any]:
@@ -267,9 +288,11 @@ def report(all_runs: list[dict[str, dict[str, Any]]]) -> None:
     for gw in ("sandbox", "midtrans"):
         app_tp = med(f"app {gw} max", "count") / med(f"app {gw} max", "elapsed")
         floor_tp = med(f"floor {gw} max", "count") / med(f"floor {gw} max", "elapsed")
+        app_cpu, floor_cpu = med(f"app {gw} max", "cpu_us"), med(f"floor {gw} max", "cpu_us")
         print(
             f"{gw:<9} throughput: app {app_tp:7.0f}/s   floor {floor_tp:7.0f}/s   "
-            f"ratio {app_tp / floor_tp:5.2f}"
+            f"ratio {app_tp / floor_tp:5.2f}   server CPU per callback: "
+            f"app {app_cpu:5.0f} us  floor {floor_cpu:4.0f} us"
         )
         for rate in (200, 1000):
             a, f = f"app {gw} {rate}", f"floor {gw} {rate}"

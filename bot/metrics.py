@@ -88,9 +88,14 @@ def on_callback(app: web.Application, known: Mapping[str, Any]) -> Callable[[str
     """The callback route's hook; a gateway not configured counts as "unknown", so that
     made-up names in URLs cannot grow the number of series."""
     counter = app[METRICS].callbacks
+    children: dict[tuple[str, str], Any] = {}  # labels() takes a lock and builds a key per call
 
     def count(gateway: str, result: str) -> None:
-        counter.labels(gateway if gateway in known else "unknown", result).inc()
+        key = (gateway if gateway in known else "unknown", result)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = counter.labels(*key)
+        child.inc()
 
     return count
 

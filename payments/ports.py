@@ -80,6 +80,16 @@ class PaymentRow(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class NamedPayment:
+    """The columns the callback route needs to ask a gateway about a payment, and no more."""
+
+    reference: str
+    external_id: str | None
+    gateway: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """One payment with its order and customer, as read under lock, in our words."""
 
@@ -141,6 +151,12 @@ class PaymentStore(Protocol):
     async def lock(self, payment_id: int) -> PaymentRow: ...
     async def by_reference(self, reference: str) -> PaymentRow | None: ...
     async def by_external_id(self, gateway: str, external_id: str) -> PaymentRow | None: ...
+    async def named(
+        self, gateway: str, reference: str | None, external_id: str | None
+    ) -> NamedPayment | None:
+        """The payment with our reference (of any gateway), else this gateway's with theirs."""
+        ...
+
     async def of_order(self, order_id: int) -> Sequence[PaymentRow]: ...
     async def add(self, **values: Any) -> PaymentRow: ...
     async def update(self, payment_id: int, **values: Any) -> None: ...

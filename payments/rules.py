@@ -62,9 +62,9 @@ def decide(snap: Snapshot, result: PaymentResult, shop: Shop, now: datetime) -> 
             reason = f"gateway reports {result.raw_status or new} after paid"
             return _flagged(Decision(Outcome.REVIEW, snap), shop, reason, "reversal")
         return Decision(Outcome.STALE, snap)
+    if new is S.PAID:  # final, so no more checks; one copy of the snapshot, not two
+        return _paid(replace(snap, status=new, next_check_at=None, paid_at=now), old, shop)
     after = replace(snap, status=new, next_check_at=None if new.is_final else snap.next_check_at)
-    if new is S.PAID:
-        return _paid(replace(after, paid_at=now), old, shop)
     messages: tuple[Message, ...] = ()
     if new in (S.FAILED, S.EXPIRED) and snap.order_status == OS.PENDING_PAYMENT:
         messages = _to_customer(snap, str(new))

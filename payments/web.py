@@ -7,7 +7,9 @@ also for a verified callback about a payment we do not know, which a retry would
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -26,7 +28,7 @@ from payments.base import (
     PaymentResult,
 )
 from payments.batcher import ApplyBatcher
-from payments.ports import PaymentRow, Store
+from payments.ports import NamedPayment, Store
 from payments.service import Applied, BatchItem, Outcome, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -120,19 +122,17 @@ async def _refuse(
     return _answer(ctx, gateway, outcome, 401 if rejected else 400)
 
 
-async def _find(store: Store, gateway: str, result: PaymentResult) -> PaymentRow | None:
-    payment = None
-    if result.reference:
-        payment = await store.payments.by_reference(result.reference)
-    if payment is None and result.external_id:
-        payment = await store.payments.by_external_id(gateway, result.external_id)
+async def _find(store: Store, gateway: str, result: PaymentResult) -> NamedPayment | None:
+    payment = await store.payments.named(
+        gateway, result.reference or None, result.external_id or None
+    )
     if payment is not None and payment.gateway != gateway:
         return None
     return payment
 
 
 async def _confirmed(
-    gateway: Gateway, payment: PaymentRow, claimed: PaymentResult
+    gateway: Gateway, payment: NamedPayment, claimed: PaymentResult
 ) -> PaymentResult:
     """The callback's word is not enough for this gateway: act on its status endpoint's."""
     ref = PaymentRef(
@@ -155,7 +155,15 @@ async def _confirmed(
 
 def _answer(ctx: Callbacks, gateway: str, outcome: str, status: int) -> web.Response:
     ctx.on_result(gateway, outcome)
-    return web.json_response({"status": outcome}, status=status)
+    return web.Response(
+        body=_answer_body(outcome), status=status, content_type="application/json", charset="utf-8"
+    )
+
+
+@functools.cache
+def _answer_body(outcome: str) -> bytes:
+    """A handful of outcomes, each encoded once rather than per callback."""
+    return json.dumps({"status": outcome}).encode()
 
 
 __all__ = ["CALLBACKS", "Applied", "Callbacks", "Outcome", "add_routes", "handle_callback"]

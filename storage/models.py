@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +21,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -33,11 +35,34 @@ NAMING = {
 }
 
 
+class _SQLiteText(sqlite.DATETIME):
+    """SQLite's DATETIME as SQLAlchemy stores it ('2026-11-22 03:00:00.000000', the same DDL),
+    written and read with the C isoformat/fromisoformat: its own %-formatting and regular
+    expression cost more per row than the rest of a callback's binds together."""
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None]:
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value)
+
+        return process
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC in, aware UTC out, on SQLite (which keeps naive text) as on PostgreSQL."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteText())
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

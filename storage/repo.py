@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, RowMapping, bindparam, exists, func, select, update
+from sqlalchemy import Insert, RowMapping, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.base import PaymentStatus
 from payments.orders import MESSAGE_CHANNELS
-from payments.ports import NewLine, Recipient, Snapshot
+from payments.ports import NamedPayment, NewLine, Recipient, Snapshot
 from payments.rules import Message
+from storage import statements
 from storage.db import Sessions, transaction
 from storage.models import (
     Customer,
@@ -141,17 +142,17 @@ class OrderRepo:
         return customer
 
     async def save_status(self, snapshots: Sequence[Snapshot], now: datetime) -> None:
-        statement = (
-            update(Order)
-            .where(Order.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), paid_at=bindparam("b_paid"), updated_at=now)
-        )
         rows = [
-            {"b_id": s.order_id, "b_status": s.order_status, "b_paid": s.order_paid_at}
+            {
+                "b_id": s.order_id,
+                "b_status": s.order_status,
+                "b_paid": s.order_paid_at,
+                "b_now": now,
+            }
             for s in snapshots
         ]
         conn = await self._session.connection()
-        await conn.execute(statement, rows)
+        await conn.execute(statements.SAVE_ORDER_STATUS, rows)
 
     async def due_for_expiry(self, now: datetime, limit: int) -> list[int]:
         query = (
@@ -185,6 +186,19 @@ class PaymentRepo:
             Payment.gateway == gateway, Payment.external_id == external_id
         )
         return await self._session.scalar(query)
+
+    async def named(
+        self, gateway: str, reference: str | None, external_id: str | None
+    ) -> NamedPayment | None:
+        params = {"reference": reference, "gateway": gateway, "external_id": external_id}
+        conn = await self._session.connection()
+        rows = [
+            NamedPayment(*row) for row in await conn.execute(statements.NAMED_BY_EITHER, params)
+        ]
+        for row in rows:  # our reference first, as it names one payment of any gateway
+            if row.reference == reference:
+                return row
+        return rows[0] if rows else None
 
     async def of_order(self, order_id: int) -> list[Payment]:
         query = select(Payment).where(Payment.order_id == order_id).order_by(Payment.attempt)
@@ -232,15 +246,14 @@ class PaymentRepo:
     async def existing_keys(self, keys: Collection[str]) -> set[str]:
         if not keys:
             return set()
-        query = select(PaymentEvent.dedupe_key).where(PaymentEvent.dedupe_key.in_(list(keys)))
         conn = await self._session.connection()
-        return {k for (k,) in await conn.execute(query) if k is not None}
+        rows = await conn.execute(statements.EXISTING_KEYS, {"keys": list(keys)})
+        return {k for (k,) in rows if k is not None}
 
     async def add_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            statement = insert_ignoring_duplicates(self._session, PaymentEvent, "dedupe_key")
             conn = await self._session.connection()
-            await conn.execute(statement, [dict(r) for r in rows])
+            await conn.execute(statements.ADD_EVENTS, [dict(r) for r in rows])
 
     async def snapshot(self, payment_id: int) -> Snapshot:
         order_id = await self._session.scalar(
@@ -248,53 +261,35 @@ class PaymentRepo:
         )
         if order_id is None:
             raise LookupError(f"no payment {payment_id}")
-        snaps = await self._locked(Payment.id == payment_id, [order_id])
-        return snaps[0]
+        if _dialect(self._session) == "postgresql":  # lock orders first, as every path does
+            await self._session.execute(statements.LOCK_ORDERS, {"order_ids": [order_id]})
+        query = (
+            select(*statements.SNAPSHOT_COLUMNS)
+            .join(Order, Order.id == Payment.order_id)
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Payment.id == payment_id)
+            .with_for_update(of=Payment.__table__)
+        )
+        conn = await self._session.connection()  # Core rows: the hot path skips the ORM
+        return _snapshot((await conn.execute(query)).mappings().one())
 
     async def snapshots(
         self, gateway: str, references: Collection[str], external_ids: Collection[str]
     ) -> list[Snapshot]:
-        match: ColumnElement[bool] = Payment.reference.in_(list(references))
-        if external_ids:
-            match = match | Payment.external_id.in_(list(external_ids))
-        where = (Payment.gateway == gateway) & match
-        order_ids = None
+        named = {
+            "gateway": gateway,
+            "references": list(references),
+            "external_ids": list(external_ids),
+        }
+        conn = await self._session.connection()
         if _dialect(self._session) == "postgresql":  # lock orders first, as every path does
-            order_ids = list(await self._session.scalars(select(Payment.order_id).where(where)))
-        return await self._locked(where, order_ids)
-
-    async def _locked(self, where: Any, order_ids: list[int] | None) -> list[Snapshot]:
-        if order_ids and _dialect(self._session) == "postgresql":
-            await self._session.execute(
-                select(Order.id)
-                .where(Order.id.in_(order_ids))
-                .order_by(Order.id)
-                .with_for_update()
-            )
-        query = (
-            select(*_SNAPSHOT_COLUMNS)
-            .join(Order, Order.id == Payment.order_id)
-            .join(Customer, Customer.id == Order.customer_id)
-            .where(where)
-            .order_by(Payment.id)
-            .with_for_update(of=Payment.__table__)
-        )
-        conn = await self._session.connection()  # Core rows: the hot path skips the ORM
-        return [_snapshot(row) for row in (await conn.execute(query)).mappings()]
+            order_ids = list((await conn.execute(statements.ORDERS_OF_NAMED, named)).scalars())
+            if order_ids:
+                await conn.execute(statements.LOCK_ORDERS, {"order_ids": order_ids})
+        rows = (await conn.execute(statements.SNAPSHOTS, named)).mappings()
+        return [_snapshot(row) for row in rows]
 
     async def save(self, snapshots: Sequence[Snapshot], now: datetime) -> None:
-        statement = (
-            update(Payment)
-            .where(Payment.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                next_check_at=bindparam("b_next"),
-                paid_at=bindparam("b_paid"),
-                needs_review=bindparam("b_review"),
-                review_reason=bindparam("b_reason"),
-                updated_at=now,
-            )
-        )
         rows = [
             {
                 "b_id": s.payment_id,
@@ -303,11 +298,12 @@ class PaymentRepo:
                 "b_paid": s.paid_at,
                 "b_review": s.needs_review,
                 "b_reason": s.review_reason,
+                "b_now": now,
             }
             for s in snapshots
         ]
         conn = await self._session.connection()
-        await conn.execute(statement, rows)
+        await conn.execute(statements.SAVE_PAYMENT, rows)
 
 
 class OutboxRepo:
@@ -345,36 +341,12 @@ class OutboxRepo:
             }
             for m in messages
         ]
-        statement = insert_ignoring_duplicates(self._session, Outbox, "dedupe_key")
         conn = await self._session.connection()
-        await conn.execute(statement, rows)
+        await conn.execute(statements.ENQUEUE, rows)
 
 
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name
-
-
-_SNAPSHOT_COLUMNS: Final = (
-    Payment.id,
-    Payment.reference,
-    Payment.external_id,
-    Payment.gateway,
-    Payment.method,
-    Payment.amount,
-    Payment.currency,
-    Payment.status,
-    Payment.next_check_at,
-    Payment.paid_at,
-    Payment.needs_review,
-    Payment.review_reason,
-    Order.id.label("order_id"),
-    Order.code.label("order_code"),
-    Order.status.label("order_status"),
-    Order.paid_at.label("order_paid_at"),
-    Customer.channel,
-    Customer.channel_user_id,
-    Customer.language,
-)
 
 
 def _snapshot(row: RowMapping) -> Snapshot:

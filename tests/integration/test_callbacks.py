@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import sys
+import threading
 from typing import Any
 
 import aiohttp
@@ -172,6 +173,7 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
     config = make_config("sqlite+aiosqlite:////nonexistent/dir/x.db", free_port())
     from payments.sandbox import SandboxGateway
 
+    threads_before = set(threading.enumerate())
     engine = make_engine(config.database.url)
     sessions = make_sessions(engine)
 
@@ -202,6 +204,16 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
             assert resp.status == 503
     await batcher.close()
     await engine.dispose()
+    await stopped(set(threading.enumerate()) - threads_before)
+
+
+async def stopped(threads: set[threading.Thread]) -> None:
+    """Wait for aiosqlite's threads of failed connections to stop. Each stops itself and then
+    reports to this test's event loop; closed by then, the report raises in the thread, and
+    pytest fails the next test with it (seen on a busy machine)."""
+    for thread in threads:
+        if "_connection_worker_thread" in thread.name:
+            await asyncio.to_thread(thread.join, 10)
 
 
 def make_shop() -> Any:
