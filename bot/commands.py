@@ -66,14 +66,14 @@ def _safe_url(url: str) -> str:
 def run(config: Config, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.access_log import QuietCallbacksAccessLogger
+    from bot.access_log import QuietAccessLogger
     from bot.app import create_app
 
     web.run_app(
         create_app(config),
         host=config.server.host,
         port=config.server.port,
-        access_log_class=QuietCallbacksAccessLogger,
+        access_log_class=QuietAccessLogger,
         print=lambda text: print(text.replace("http://", f"{config.shop.name}: http://")),
     )
     return 0
