@@ -153,12 +153,19 @@ async def customer_id(sessions: Sessions, catalog: None) -> int:
 
 
 async def new_order(
-    uow: UnitOfWork, shop: Shop, customer_id: int, *lines: tuple[str, int], now: datetime = NOW
+    uow: UnitOfWork,
+    shop: Shop,
+    customer_id: int,
+    *lines: tuple[str, int],
+    now: datetime | None = None,
 ) -> str:
+    """Place an order, by default at the real time: the running app pays it at the real time,
+    so a fixed default date would expire every such order once the calendar passes it."""
     cart = [CartLine(sku, qty) for sku, qty in (lines or (("KOPI-SUSU", 2),))]
     async with uow() as store:
+        placed_at = now or datetime.now(UTC)
         order = await place_order(
-            store, shop, customer_id=customer_id, cart=cart, delivery=Delivery(), now=now
+            store, shop, customer_id=customer_id, cart=cart, delivery=Delivery(), now=placed_at
         )
         return order.code
 

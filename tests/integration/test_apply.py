@@ -24,7 +24,7 @@ QRIS = MethodId.parse("sandbox:qris")
 async def open_payment(
     uow: UnitOfWork, shop: Shop, customer_id: int, method: MethodId = VA
 ) -> tuple[str, int]:
-    code = await new_order(uow, shop, customer_id)
+    code = await new_order(uow, shop, customer_id, now=NOW)
     async with uow() as store:
         attempt = await begin_attempt(store, code, method, expiry=timedelta(hours=24), now=NOW)
     return code, attempt.payment_id
@@ -217,7 +217,7 @@ async def test_paid_after_the_order_expired_reopens_it_when_stock_allows(
 async def test_a_cancelled_order_cannot_start_a_payment(
     uow: UnitOfWork, shop: Shop, customer_id: int
 ) -> None:
-    code = await new_order(uow, shop, customer_id)
+    code = await new_order(uow, shop, customer_id, now=NOW)
     async with uow() as store:
         await cancel_order(store, code, now=NOW)
     with pytest.raises(OrderError) as caught:

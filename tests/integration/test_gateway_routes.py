@@ -61,7 +61,7 @@ class Harness:
 
 
 async def midtrans(aiohttp_server: Any, db_url: str) -> Harness:
-    fake = FakeMidtrans(MIDTRANS_KEY, slow_seconds=2.5)
+    fake = FakeMidtrans(MIDTRANS_KEY, slow_seconds=3.5)
     server = await aiohttp_server(fake.app)
     base = str(server.make_url("")).rstrip("/")
     config = make_config(db_url, free_port())
@@ -72,7 +72,7 @@ async def midtrans(aiohttp_server: Any, db_url: str) -> Harness:
         snap_url=base,
         server_key=MIDTRANS_KEY,
         methods=("va:bca", "qris", "link"),
-        timeout=1,
+        timeout=2,  # roomy: a busy CI machine must not time out by accident
     )
     config = replace(config, payments=replace(config.payments, midtrans=section))
     running = await start_app(aiohttp_server, config)
@@ -88,7 +88,7 @@ async def midtrans(aiohttp_server: Any, db_url: str) -> Harness:
 
 
 async def ipaymu(aiohttp_server: Any, db_url: str) -> Harness:
-    fake = FakeIpaymu(va=IPAYMU_VA, api_key=IPAYMU_KEY, slow_seconds=2.5)
+    fake = FakeIpaymu(va=IPAYMU_VA, api_key=IPAYMU_KEY, slow_seconds=3.5)
     server = await aiohttp_server(fake.app)
     base = str(server.make_url("")).rstrip("/")
     config = make_config(db_url, free_port())
@@ -99,7 +99,7 @@ async def ipaymu(aiohttp_server: Any, db_url: str) -> Harness:
         va=IPAYMU_VA,
         api_key=IPAYMU_KEY,
         methods=("va:bni", "qris", "link"),
-        timeout=1,
+        timeout=2,  # roomy: a busy CI machine must not time out by accident
     )
     config = replace(config, payments=replace(config.payments, ipaymu=section))
     running = await start_app(aiohttp_server, config)

@@ -37,8 +37,8 @@ from payments.midtrans import MidtransGateway
 from tests.fakes.midtrans import RETRY_AFTER, FakeMidtrans
 
 KEY = "SB-Mid-server-TESTKEY0000000000000000"  # made up, as in the shared examples
-TIMEOUT = 0.3  # the adapter's; a "timeout" answer from the fake comes after SLOW
-SLOW = 0.6
+TIMEOUT = 2.0  # the adapter's: roomy, so a busy CI machine never times out by accident
+SLOW = 3.0  # a "timeout" answer from the fake comes this late, past TIMEOUT
 RECORDINGS = Path(__file__).parent.parent / "recordings" / "midtrans"
 S = PaymentStatus
 

@@ -115,7 +115,7 @@ async def test_an_inactive_product_cannot_be_ordered(
             update(Product).where(Product.sku == "TEH-TARIK").values(active=False)
         )
     with pytest.raises(OrderError, match="TEH-TARIK"):
-        await new_order(uow, shop, customer_id, ("TEH-TARIK", 1))
+        await new_order(uow, shop, customer_id, ("TEH-TARIK", 1), now=NOW)
 
 
 async def test_fifty_concurrent_checkouts_for_the_last_ten_units_make_ten_orders(
@@ -126,7 +126,7 @@ async def test_fifty_concurrent_checkouts_for_the_last_ten_units_make_ten_orders
 
     async def checkout() -> str | None:
         try:
-            return await new_order(uow, shop, customer_id, ("KOPI-SUSU", 1))
+            return await new_order(uow, shop, customer_id, ("KOPI-SUSU", 1), now=NOW)
         except OrderError as exc:
             assert exc.code == "out_of_stock"
             return None
@@ -141,14 +141,16 @@ async def test_fifty_concurrent_checkouts_for_the_last_ten_units_make_ten_orders
 async def test_order_codes_are_unique_over_many_orders(
     uow: UnitOfWork, shop: Shop, customer_id: int
 ) -> None:
-    codes = [await new_order(uow, shop, customer_id, ("KOPI-HITAM", 1)) for _ in range(60)]
+    codes = [
+        await new_order(uow, shop, customer_id, ("KOPI-HITAM", 1), now=NOW) for _ in range(60)
+    ]
     assert len(set(codes)) == 60
 
 
 async def test_cancelling_releases_stock_and_tells_the_customer_once(
     uow: UnitOfWork, shop: Shop, customer_id: int, sessions: Sessions
 ) -> None:
-    code = await new_order(uow, shop, customer_id, ("NASI-GORENG", 3))
+    code = await new_order(uow, shop, customer_id, ("NASI-GORENG", 3), now=NOW)
     assert await stock_of(sessions, "NASI-GORENG") == 37
     async with uow() as store:
         cancelled = await cancel_order(store, code, now=NOW)
@@ -165,7 +167,7 @@ async def test_cancelling_releases_stock_and_tells_the_customer_once(
 
 
 async def test_only_a_paid_order_can_ship(uow: UnitOfWork, shop: Shop, customer_id: int) -> None:
-    code = await new_order(uow, shop, customer_id)
+    code = await new_order(uow, shop, customer_id, now=NOW)
     with pytest.raises(OrderError) as caught:
         async with uow() as store:
             await ship_order(store, code, now=NOW, tracking="JNE123")
@@ -175,7 +177,7 @@ async def test_only_a_paid_order_can_ship(uow: UnitOfWork, shop: Shop, customer_
 async def test_expiring_an_unpaid_order_releases_its_stock(
     uow: UnitOfWork, shop: Shop, customer_id: int, sessions: Sessions
 ) -> None:
-    await new_order(uow, shop, customer_id, ("PISANG-GORENG", 5))
+    await new_order(uow, shop, customer_id, ("PISANG-GORENG", 5), now=NOW)
     async with uow() as store:
         assert await store.orders.due_for_expiry(NOW + timedelta(hours=23), 10) == []
         due = await store.orders.due_for_expiry(NOW + timedelta(hours=25), 10)
@@ -196,7 +198,7 @@ async def test_a_customer_on_the_api_channel_gets_no_outbox_rows(
     uow: UnitOfWork, shop: Shop, sessions: Sessions, catalog: None
 ) -> None:
     api_customer = await add_customer(sessions, "api-1", channel="api")
-    code = await new_order(uow, shop, api_customer)
+    code = await new_order(uow, shop, api_customer, now=NOW)
     async with uow() as store:
         await cancel_order(store, code, now=NOW)
     assert await count(sessions, Outbox) == 0

@@ -14,7 +14,7 @@ VA = MethodId.parse("sandbox:va:bca")
 
 
 async def open_payment(uow: UnitOfWork, shop: Shop, customer_id: int, external_id: str) -> str:
-    code = await new_order(uow, shop, customer_id)
+    code = await new_order(uow, shop, customer_id, now=NOW)
     async with uow() as store:
         attempt = await begin_attempt(store, code, VA, expiry=timedelta(hours=24), now=NOW)
         await store.payments.update(attempt.payment_id, external_id=external_id)

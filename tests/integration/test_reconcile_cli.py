@@ -52,7 +52,7 @@ async def reconcile_once(config: Path) -> tuple[int, str, str]:
 async def test_reconcile_once_lists_a_gateway_that_is_down_and_exits_0(
     tmp_path: Path, db_url: str, uow: UnitOfWork, shop: Shop, customer_id: int
 ) -> None:
-    code = await new_order(uow, shop, customer_id)
+    code = await new_order(uow, shop, customer_id, now=NOW)
     async with uow() as store:
         method = MethodId.parse("sandbox:va:bca")
         await begin_attempt(store, code, method, expiry=timedelta(hours=2), now=NOW)

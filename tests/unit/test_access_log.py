@@ -18,7 +18,7 @@ def logged(path: str, status: int, level: int = logging.INFO) -> list[str]:
     logger = logging.getLogger(f"test.access.{path}.{status}.{level}")
     logger.setLevel(level)
     logger.addHandler(handler)
-    access = QuietAccessLogger(logger, '%r %s')
+    access = QuietAccessLogger(logger, "%r %s")
     access.log(make_mocked_request("POST", path), web.Response(status=status), 0.001)
     return [r.getMessage() for r in records]
 
