@@ -1,5 +1,7 @@
 """Callback throughput and latency: a real `checkout-bot run` process on SQLite, load from
-another process, next to the floor of a bare aiohttp handler that only verifies signatures.
+another process (bench/loadgen.py: raw keep-alive connections, a quarter of an aiohttp
+client's CPU, which on two cores the server would otherwise lose), next to the floor of a
+bare aiohttp handler that only verifies signatures.
 
 Every callback is a verified PAID for its own pending payment, so each one is durable work:
 status moves, an event and two outbox rows committed before the 200. Midtrans callbacks are
@@ -20,9 +22,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +32,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import send_all  # noqa: E402
 from bench.seed import seed_payments  # noqa: E402
 from tests.fakes.midtrans import FakeMidtrans  # noqa: E402
 
@@ -78,51 +81,16 @@ def serve_floor(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-# ---- the load generator (runs in its own process) -------------------------------------------
-
-
-async def send_all(
-    url: str,
-    requests: list[tuple[bytes, dict[str, str]]],
-    rate: float | None,
-    concurrency: int = 128,
-) -> dict[str, Any]:
-    """rate None: as fast as `concurrency` allows; else open loop, latency from the due time."""
-    latencies: list[float] = []
-    failures = 0
-    limit = asyncio.Semaphore(concurrency)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        start = time.perf_counter()
-
-        async def one(i: int, body: bytes, headers: dict[str, str]) -> None:
-            nonlocal failures
-            due = start + i / rate if rate else time.perf_counter()
-            if rate:
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            async with limit:
-                due = due if rate else time.perf_counter()
-                async with http.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    failures += response.status != 200
-            latencies.append(time.perf_counter() - due)
-
-        await asyncio.gather(*(one(i, b, h) for i, (b, h) in enumerate(requests)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "count": len(requests),
-        "elapsed": elapsed,
-        "failures": failures,
-        "p50": latencies[len(latencies) // 2] * 1000,
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
+# ---- the load generator (bench/loadgen.py, in its own process) --------------------------------
 
 
 def load_main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     requests = [(r["body"].encode(), r["headers"]) for r in spec["requests"]]
-    result = asyncio.run(send_all(spec["url"], requests, spec["rate"]))
+    url = urlsplit(spec["url"])
+    assert url.hostname is not None and url.port is not None
+    load = send_all(url.hostname, url.port, url.path, requests, spec["rate"])
+    result = asyncio.run(load)
     print(json.dumps(result))
 
 
