@@ -27,7 +27,7 @@ from bot.scheduler import policy, scheduler
 from payments import web as callback_web
 from payments.attempts import cancel_at_gateways, start_payment
 from payments.base import Gateway, MethodId
-from payments.batcher import ApplyBatcher
+from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.orders import OrderError, Shop
 from payments.ports import PaymentRow, Recipient
 from payments.sandbox_server import SandboxProvider
@@ -53,6 +53,7 @@ class Runtime:
     gateways: dict[str, Gateway] = field(default_factory=dict)
     sandbox: SandboxProvider | None = None
     batcher: ApplyBatcher | None = None
+    finder: PaymentFinder | None = None
     # Set by the scheduler's context. Ask a gateway about one payment now (rate-limited per
     # payment); and have the poller look at a returning customer's open payments soon.
     check_status: Callable[[int], Awaitable[Any]] | None = None
@@ -118,12 +119,13 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
     app[RUNTIME] = runtime
     app.cleanup_ctx.extend([database, http_session, gateways, callback_writer, scheduler])
     runtime.batcher = ApplyBatcher(runtime.uow, runtime.shop, clock)
+    runtime.finder = PaymentFinder(runtime.read_uow)
     metrics.install(app)
     callback_web.add_routes(
         app,
         callback_web.Callbacks(
             runtime.uow,
-            runtime.read_uow,
+            runtime.finder,
             runtime.batcher,
             runtime.gateways,
             clock,
@@ -182,9 +184,10 @@ async def gateways(app: web.Application) -> AsyncIterator[None]:
 
 async def callback_writer(app: web.Application) -> AsyncIterator[None]:
     yield
-    batcher = app[RUNTIME].batcher
-    if batcher is not None:
-        await batcher.close()  # what has queued is applied before the database closes
+    runtime = app[RUNTIME]
+    for queue in (runtime.finder, runtime.batcher):
+        if queue is not None:
+            await queue.close()  # what has queued is done before the database closes
 
 
 async def returned(request: web.Request) -> web.Response:

@@ -80,6 +80,15 @@ class PaymentRow(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentName:
+    """How a callback names a payment: our reference, the gateway's id, or both."""
+
+    gateway: str
+    reference: str | None
+    external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class NamedPayment:
     """The columns the callback route needs to ask a gateway about a payment, and no more."""
 
@@ -151,10 +160,9 @@ class PaymentStore(Protocol):
     async def lock(self, payment_id: int) -> PaymentRow: ...
     async def by_reference(self, reference: str) -> PaymentRow | None: ...
     async def by_external_id(self, gateway: str, external_id: str) -> PaymentRow | None: ...
-    async def named(
-        self, gateway: str, reference: str | None, external_id: str | None
-    ) -> NamedPayment | None:
-        """The payment with our reference (of any gateway), else this gateway's with theirs."""
+    async def named(self, names: Sequence[PaymentName]) -> list[NamedPayment | None]:
+        """Per name, in one query: the payment with our reference (of any gateway), else this
+        gateway's with theirs, else None."""
         ...
 
     async def of_order(self, order_id: int) -> Sequence[PaymentRow]: ...

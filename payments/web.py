@@ -27,8 +27,8 @@ from payments.base import (
     PaymentRef,
     PaymentResult,
 )
-from payments.batcher import ApplyBatcher
-from payments.ports import NamedPayment, Store
+from payments.batcher import ApplyBatcher, PaymentFinder
+from payments.ports import NamedPayment, PaymentName
 from payments.service import Applied, BatchItem, Outcome, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Callbacks:
     """What the callback route needs; bot/app.py builds it."""
 
     uow: UnitOfWork
-    read_uow: UnitOfWork  # never blocks on the writer (SQLite WAL readers)
+    finder: PaymentFinder  # on the readers, which never block on the writer (SQLite WAL)
     batcher: ApplyBatcher
     gateways: Mapping[str, Gateway]
     clock: Callable[[], datetime]
@@ -89,8 +89,7 @@ async def _handle(
     except (CallbackRejected, CallbackUnreadable) as exc:
         return await _refuse(ctx, gateway.name, exc, text)
     if gateway.confirm_paid_by_query:
-        async with ctx.read_uow() as store:
-            payment = await _find(store, gateway.name, result)
+        payment = await _find(ctx.finder, gateway.name, result)
         if payment is not None:
             result = await _confirmed(gateway, payment, result)
     item = BatchItem(gateway.name, result, body=text, dedupe_key=key)
@@ -122,10 +121,9 @@ async def _refuse(
     return _answer(ctx, gateway, outcome, 401 if rejected else 400)
 
 
-async def _find(store: Store, gateway: str, result: PaymentResult) -> NamedPayment | None:
-    payment = await store.payments.named(
-        gateway, result.reference or None, result.external_id or None
-    )
+async def _find(finder: PaymentFinder, gateway: str, result: PaymentResult) -> NamedPayment | None:
+    name = PaymentName(gateway, result.reference or None, result.external_id or None)
+    payment = await finder.find(name)
     if payment is not None and payment.gateway != gateway:
         return None
     return payment

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.base import PaymentStatus
 from payments.orders import MESSAGE_CHANNELS
-from payments.ports import NamedPayment, NewLine, Recipient, Snapshot
+from payments.ports import NamedPayment, NewLine, PaymentName, Recipient, Snapshot
 from payments.rules import Message
 from storage import statements
 from storage.db import Sessions, transaction
@@ -187,18 +187,16 @@ class PaymentRepo:
         )
         return await self._session.scalar(query)
 
-    async def named(
-        self, gateway: str, reference: str | None, external_id: str | None
-    ) -> NamedPayment | None:
-        params = {"reference": reference, "gateway": gateway, "external_id": external_id}
+    async def named(self, names: Sequence[PaymentName]) -> list[NamedPayment | None]:
+        params = {
+            "references": sorted({n.reference for n in names if n.reference}),
+            "external_ids": sorted({n.external_id for n in names if n.external_id}),
+        }
         conn = await self._session.connection()
         rows = [
             NamedPayment(*row) for row in await conn.execute(statements.NAMED_BY_EITHER, params)
         ]
-        for row in rows:  # our reference first, as it names one payment of any gateway
-            if row.reference == reference:
-                return row
-        return rows[0] if rows else None
+        return [_pick(rows, name) for name in names]
 
     async def of_order(self, order_id: int) -> list[Payment]:
         query = select(Payment).where(Payment.order_id == order_id).order_by(Payment.attempt)
@@ -371,6 +369,17 @@ def _snapshot(row: RowMapping) -> Snapshot:
         customer=Recipient(channel, address) if channel in MESSAGE_CHANNELS else None,
         language=row["language"],
     )
+
+
+def _pick(rows: Sequence[NamedPayment], name: PaymentName) -> NamedPayment | None:
+    """Our reference first, as it names one payment of any gateway; else the gateway's id."""
+    theirs = None
+    for row in rows:
+        if name.reference and row.reference == name.reference:
+            return row
+        if theirs is None and name.external_id and row.external_id == name.external_id:
+            theirs = row if row.gateway == name.gateway else theirs
+    return theirs
 
 
 class SqlStore:

@@ -58,16 +58,16 @@ NAMED = (Payment.gateway == bindparam("gateway")) & (
     | Payment.external_id.in_(bindparam("external_ids", expanding=True))
 )
 
-# The callback route's look-up before a status query: one statement, no ORM objects.
-# Parameters: reference, gateway, external_id.
-NAMED_BY_EITHER: Final = select(
-    Payment.reference, Payment.external_id, Payment.gateway, Payment.method
-).where(
-    (Payment.reference == bindparam("reference"))
-    | (
-        (Payment.gateway == bindparam("gateway"))
-        & (Payment.external_id == bindparam("external_id"))
+# The callback route's look-up before a status query, for many callbacks at once: payments
+# named by our reference (of any gateway) or by a gateway's id. Parameters: references,
+# external_ids (expanding; either may be empty).
+NAMED_BY_EITHER: Final = (
+    select(Payment.reference, Payment.external_id, Payment.gateway, Payment.method)
+    .where(
+        Payment.reference.in_(bindparam("references", expanding=True))
+        | Payment.external_id.in_(bindparam("external_ids", expanding=True))
     )
+    .order_by(Payment.id)
 )
 
 SNAPSHOTS: Final = (

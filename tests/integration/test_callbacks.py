@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bot.app import utcnow
 from payments import web as callback_web
 from payments.base import MethodId
-from payments.batcher import ApplyBatcher
+from payments.batcher import ApplyBatcher, PaymentFinder
 from storage.db import make_engine, make_sessions, transaction
 from storage.models import Order, Outbox, Payment, PaymentEvent
 from storage.repo import store_transaction
@@ -183,8 +183,9 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
     app = web.Application()
     gateway = SandboxGateway(http, base_url="http://127.0.0.1:9/sandbox", secret=SECRET)
     batcher = ApplyBatcher(uow, make_shop(), utcnow)
+    finder = PaymentFinder(uow)
     callback_web.add_routes(
-        app, callback_web.Callbacks(uow, uow, batcher, {"sandbox": gateway}, utcnow)
+        app, callback_web.Callbacks(uow, finder, batcher, {"sandbox": gateway}, utcnow)
     )
     server = await aiohttp_server(app)
     body, headers = signed(
@@ -202,6 +203,7 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
             server.make_url("/callbacks/sandbox"), data=body, headers=headers
         ) as resp:
             assert resp.status == 503
+    await finder.close()
     await batcher.close()
     await engine.dispose()
     await stopped(set(threading.enumerate()) - threads_before)
