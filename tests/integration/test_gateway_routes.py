@@ -7,6 +7,7 @@ wrong amount goes to review, and an unknown outcome while creating never makes t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -41,10 +42,10 @@ class Harness:
     def callback_url(self) -> str:
         return self.running.runtime.callback_url(self.gateway)
 
-    async def start(self) -> Payment:
+    async def start(self, chat_id: str = "1001") -> Payment:
         runtime = self.running.runtime
         assert runtime.sessions is not None
-        customer = await add_customer(runtime.sessions)
+        customer = await add_customer(runtime.sessions, chat_id)
         async with transaction(runtime.sessions) as session:
             from storage.models import Customer
 
@@ -140,6 +141,22 @@ async def test_a_duplicate_callback_changes_nothing(
     assert await paid_messages(harness) == 1
     outcomes = [o for (o,) in await harness.rows(select(PaymentEvent.outcome))]
     assert outcomes.count("applied") == 1
+
+
+async def test_concurrent_callbacks_each_confirm_their_own_payment(
+    harness: Harness, http: aiohttp.ClientSession
+) -> None:
+    """Concurrent callbacks share their look-ups (payments/batcher.py, PaymentFinder): each
+    must still be asked about, and applied to, its own payment; half were never paid."""
+    payments = [await harness.start(str(1001 + i)) for i in range(8)]
+    paid = {p.reference for p in payments[::2]}
+    for reference in paid:
+        harness.pay(reference)
+    sends = [harness.send(http, harness.callback_url, p.reference) for p in payments * 2]
+    assert set(await asyncio.gather(*sends)) == {200}
+    rows = await harness.rows(select(Payment.reference, Payment.status))
+    assert {ref for ref, status in rows if status == "paid"} == paid
+    assert await paid_messages(harness) == len(paid)
 
 
 async def test_a_forged_callback_is_401_kept_unverified_and_changes_nothing(
