@@ -377,8 +377,9 @@ def _pick(rows: Sequence[NamedPayment], name: PaymentName) -> NamedPayment | Non
     for row in rows:
         if name.reference and row.reference == name.reference:
             return row
-        if theirs is None and name.external_id and row.external_id == name.external_id:
-            theirs = row if row.gateway == name.gateway else theirs
+        their_id = (row.gateway, row.external_id) == (name.gateway, name.external_id)
+        if theirs is None and name.external_id and their_id:
+            theirs = row
     return theirs
 
 

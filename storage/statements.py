@@ -51,22 +51,20 @@ SNAPSHOT_COLUMNS: Final = (
     Customer.language,
 )
 
-# Payments of one gateway named by our reference or by theirs (expanding lists: either may be
-# empty). Parameters: gateway, references, external_ids.
-NAMED = (Payment.gateway == bindparam("gateway")) & (
-    Payment.reference.in_(bindparam("references", expanding=True))
-    | Payment.external_id.in_(bindparam("external_ids", expanding=True))
-)
+# Payments named by our reference or by a gateway's id (expanding lists: either may be
+# empty). Parameters: references, external_ids.
+BY_EITHER_NAME = Payment.reference.in_(
+    bindparam("references", expanding=True)
+) | Payment.external_id.in_(bindparam("external_ids", expanding=True))
 
-# The callback route's look-up before a status query, for many callbacks at once: payments
-# named by our reference (of any gateway) or by a gateway's id. Parameters: references,
-# external_ids (expanding; either may be empty).
+# Those of one gateway. Parameters: gateway, references, external_ids.
+NAMED = (Payment.gateway == bindparam("gateway")) & BY_EITHER_NAME
+
+# The callback route's look-up before a status query, for many callbacks (of any gateways) at
+# once; which row answers which callback is `_pick` in storage/repo.py.
 NAMED_BY_EITHER: Final = (
     select(Payment.reference, Payment.external_id, Payment.gateway, Payment.method)
-    .where(
-        Payment.reference.in_(bindparam("references", expanding=True))
-        | Payment.external_id.in_(bindparam("external_ids", expanding=True))
-    )
+    .where(BY_EITHER_NAME)
     .order_by(Payment.id)
 )
 
