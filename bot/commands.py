@@ -63,12 +63,28 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def startup_warnings(config: Config) -> list[str]:
+    """What an operator must know before this process faces the internet."""
+    warnings = []
+    if config.payments.sandbox.enabled:
+        warnings.append(
+            "the sandbox gateway is ON: anyone who reaches /sandbox/ can pay its payments "
+            f"({config.server.public_url}/sandbox/); turn it off in [payments.sandbox] "
+            "before customers can reach this server"
+        )
+    if not config.payments.enabled():
+        warnings.append("no payment gateway is enabled: orders can be placed but not paid")
+    return warnings
+
+
 def run(config: Config, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.access_log import QuietAccessLogger
     from bot.app import create_app
 
+    for warning in startup_warnings(config):
+        print(f"checkout-bot: WARNING: {warning}", file=sys.stderr)
     web.run_app(
         create_app(config),
         host=config.server.host,
@@ -85,6 +101,10 @@ def sandbox_settle(config: Config, args: argparse.Namespace) -> int:
 
     from bot.gateways import sandbox_gateway
     from payments.base import PaymentError
+
+    if not config.payments.sandbox.enabled:
+        print(f"checkout-bot: the sandbox is not enabled in {config.path}", file=sys.stderr)
+        return 2
 
     async def settle() -> str:
         async with aiohttp.ClientSession() as http:

@@ -79,9 +79,13 @@ class WhatsApp:
 
 @dataclass(frozen=True)
 class Sandbox:
-    enabled: bool = True
+    """[payments.sandbox]: a gateway that pays for free, so it is off unless a file enables it
+    (the demo and the tests do that themselves), and never quietly next to a real gateway."""
+
+    enabled: bool = False
+    allow_with_real_gateways: bool = False
     methods: tuple[str, ...] = ("va:bca", "qris", "link", "ussd")
-    secret: str = field(default="sandbox-not-a-secret", metadata=meta(SECRET))
+    secret: str = field(default="", metadata=meta(SECRET))  # signs its callbacks: required
     expiry: int = field(default=24 * 3600, metadata=meta(DURATION))
     auto_pay_after: int = field(default=0, metadata=meta(DURATION))  # 0: pay by hand
     callback_delay: int = field(default=0, metadata=meta(DURATION))
@@ -249,6 +253,7 @@ def _check(config: Config) -> None:
     if config.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode", "expected 'polling' or 'webhook'")
     _check_telegram(config.telegram)
+    _check_sandbox(config.payments)
     _check_methods(config.payments)
     config.load_catalog()
 
@@ -260,6 +265,24 @@ def _check_telegram(tg: Telegram) -> None:
         raise ConfigError("telegram.token", "required when telegram is enabled")
     if tg.mode == "webhook" and not tg.webhook_secret:
         raise ConfigError("telegram.webhook_secret", "required in webhook mode")
+
+
+def _check_sandbox(payments: Payments) -> None:
+    sandbox = payments.sandbox
+    if not sandbox.enabled:
+        return
+    if len(sandbox.secret) < 16:
+        raise ConfigError(
+            "payments.sandbox.secret",
+            "required when the sandbox is enabled (16 characters or more)",
+        )
+    real = sorted(name for name in payments.enabled() if name != "sandbox")
+    if real and not sandbox.allow_with_real_gateways:
+        raise ConfigError(
+            "payments.sandbox.enabled",
+            f"the sandbox pays for free and would be offered next to {', '.join(real)}; "
+            "turn it off, or set payments.sandbox.allow_with_real_gateways = true",
+        )
 
 
 def _check_methods(payments: Payments) -> None:

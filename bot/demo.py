@@ -9,6 +9,7 @@ when it was shown: a first look for newcomers, and a CI check.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import tempfile
 import threading
@@ -52,6 +53,7 @@ def demo_config(config: Config, db_dir: Path, *, auto_pay: bool, language: str) 
         sandbox=replace(
             config.payments.sandbox,
             enabled=True,
+            secret=secrets.token_urlsafe(24),  # this run's own: the demo's server is its only user
             auto_pay_after=config.payments.sandbox.auto_pay_after if auto_pay else 0,
         ),
         midtrans=replace(config.payments.midtrans, enabled=False),

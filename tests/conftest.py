@@ -39,6 +39,7 @@ PG_URL = os.environ.get("CHECKOUT_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 MERCHANT = Recipient("telegram", "9001")
+SANDBOX_SECRET = "sandbox-secret-of-the-tests"  # the shipped config.toml leaves the sandbox off
 
 UnitOfWork = Callable[[], AbstractAsyncContextManager[SqlStore]]
 
@@ -185,7 +186,7 @@ def make_config(
     webhook_secret, api_url pointed at a fake Bot API).
     """
     config = load_config(ROOT / "config.toml", environ={})
-    knobs = {"auto_pay_after": 0, **sandbox}
+    knobs = {"enabled": True, "secret": SANDBOX_SECRET, "auto_pay_after": 0, **sandbox}
     return replace(
         config,
         database=replace(config.database, url=db_url),

@@ -7,8 +7,10 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,6 +27,7 @@ from storage.models import Order, Outbox, Payment, PaymentEvent
 from storage.repo import store_transaction
 from tests.conftest import (
     ROOT,
+    SANDBOX_SECRET,
     Running,
     add_customer,
     free_port,
@@ -33,7 +36,7 @@ from tests.conftest import (
     start_app,
 )
 
-SECRET = "sandbox-not-a-secret"
+SECRET = SANDBOX_SECRET
 
 
 async def pay_order(
@@ -234,6 +237,7 @@ async def test_checkout_bot_sandbox_pay_settles_a_payment_by_hand(
         (ROOT / "config.toml")
         .read_text()
         .replace('public_url = "http://127.0.0.1:8080"', f'public_url = "http://127.0.0.1:{port}"')
+        .replace("[payments.sandbox]\nenabled = false", "[payments.sandbox]\nenabled = true")
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -246,6 +250,7 @@ async def test_checkout_bot_sandbox_pay_settles_a_payment_by_hand(
         payment.reference,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "CHECKOUT_SANDBOX_SECRET": SECRET},
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
@@ -256,23 +261,39 @@ async def test_checkout_bot_sandbox_pay_settles_a_payment_by_hand(
     assert status == "paid"
 
 
-async def test_sandbox_pay_for_an_unknown_reference_says_so(tmp_path: Any) -> None:
+async def sandbox_pay(config: Path, reference: str, cwd: Path) -> tuple[int | None, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "--config",
-        str(ROOT / "config.toml"),
+        str(config),
         "sandbox",
         "pay",
-        "ZZZZZZ01",
+        reference,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        cwd=str(tmp_path),
+        cwd=str(cwd),
+        env={**os.environ, "CHECKOUT_SANDBOX_SECRET": SECRET},
     )
     _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1 and "ZZZZZZ01" in err.decode()
-    assert "Traceback" not in err.decode()
+    return process.returncode, err.decode()
+
+
+async def test_sandbox_pay_for_an_unknown_reference_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        (ROOT / "config.toml")
+        .read_text()
+        .replace("[payments.sandbox]\nenabled = false", "[payments.sandbox]\nenabled = true")
+    )
+    code, err = await sandbox_pay(config, "ZZZZZZ01", tmp_path)
+    assert code == 1 and "ZZZZZZ01" in err and "Traceback" not in err
+
+
+async def test_sandbox_pay_with_the_shipped_config_says_the_sandbox_is_off(tmp_path: Path) -> None:
+    code, err = await sandbox_pay(ROOT / "config.toml", "ZZZZZZ01", tmp_path)
+    assert code == 2 and "not enabled" in err and err.count("\n") == 1
 
 
 async def test_many_concurrent_callbacks_each_pay_once_through_the_shared_writer(

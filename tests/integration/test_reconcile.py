@@ -40,9 +40,16 @@ from payments.reconcile import Reconciler
 from storage.db import transaction
 from storage.models import Customer, Outbox, Payment, PaymentEvent
 from storage.reconcile_repo import ReconcileRepo
-from tests.conftest import Running, add_customer, free_port, make_config, new_order
+from tests.conftest import (
+    SANDBOX_SECRET,
+    Running,
+    add_customer,
+    free_port,
+    make_config,
+    new_order,
+)
 
-SECRET = "sandbox-not-a-secret"
+SECRET = SANDBOX_SECRET
 
 
 class Clock:

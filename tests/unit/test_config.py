@@ -12,6 +12,10 @@ from bot.config import ConfigError, load_config
 from tests.conftest import ROOT
 
 SHIPPED = (ROOT / "config.toml").read_text()
+SANDBOX_OFF = "[payments.sandbox]\nenabled = false"
+SANDBOX_ON = SHIPPED.replace(SANDBOX_OFF, "[payments.sandbox]\nenabled = true")
+SANDBOX_ENV = {"CHECKOUT_SANDBOX_SECRET": "a-sandbox-secret-for-this-test"}
+MIDTRANS_ON = ("[payments.midtrans]\nenabled = false", "[payments.midtrans]\nenabled = true")
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -24,7 +28,7 @@ def test_the_shipped_config_loads_with_working_defaults() -> None:
     config = load_config(ROOT / "config.toml", environ={})
     assert config.database.url == "sqlite+aiosqlite:///checkout.db"
     assert config.shop.timezone == "Asia/Jakarta" and config.shop.currency == "IDR"
-    assert config.payments.sandbox.enabled and not config.payments.midtrans.enabled
+    assert not config.payments.enabled()  # no gateway, above all no free one, until enabled
     catalog = config.load_catalog()
     assert 6 <= len(catalog.products) <= 10 and 2 <= len(catalog.categories) <= 3
     assert all(p.names["id"] and p.names["en"] for p in catalog.products)
@@ -73,11 +77,28 @@ def test_the_shipped_config_loads_with_working_defaults() -> None:
     ],
 )
 def test_a_mistake_names_its_key(tmp_path: Path, old: str, new: str, key: str) -> None:
-    assert old in SHIPPED
-    path = write(tmp_path, SHIPPED.replace(old, new, 1))
+    assert old in SANDBOX_ON
+    path = write(tmp_path, SANDBOX_ON.replace(old, new, 1))
     with pytest.raises(ConfigError) as caught:
-        load_config(path, environ={})
+        load_config(path, environ=SANDBOX_ENV)
     assert caught.value.key == key, str(caught.value)
+
+
+def test_the_sandbox_needs_a_secret_of_its_own(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, SANDBOX_ON), environ={"CHECKOUT_SANDBOX_SECRET": "short"})
+    assert caught.value.key == "payments.sandbox.secret" and "short" not in str(caught.value)
+
+
+def test_the_sandbox_next_to_a_real_gateway_is_refused_unless_allowed(tmp_path: Path) -> None:
+    both = SANDBOX_ON.replace(*MIDTRANS_ON)
+    env = {**SANDBOX_ENV, "MIDTRANS_SERVER_KEY": "SB-Mid-server-x"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, both), environ=env)
+    assert caught.value.key == "payments.sandbox.enabled" and "midtrans" in str(caught.value)
+    allowed = both.replace("allow_with_real_gateways = false", "allow_with_real_gateways = true")
+    config = load_config(write(tmp_path, allowed), environ=env)
+    assert set(config.payments.enabled()) == {"sandbox", "midtrans"}
 
 
 def test_a_secret_comes_from_the_environment_and_never_from_the_file(tmp_path: Path) -> None:
@@ -114,7 +135,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_check_config_accepts_the_shipped_file() -> None:
     done = cli("check-config", cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert "ok" in done.stdout and "sandbox:va:bca" in done.stdout
+    assert "ok" in done.stdout and "methods: none" in done.stdout
 
 
 def test_check_config_rejects_a_broken_file_in_one_line_with_exit_code_2(tmp_path: Path) -> None:
