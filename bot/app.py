@@ -30,6 +30,7 @@ from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.orders import OrderError, Shop
 from payments.ports import PaymentRow, Recipient
+from payments.refused import RefusedCallbacks
 from payments.sandbox_server import SandboxProvider
 from storage.db import Sessions, is_sqlite, make_engine, make_sessions, transaction, upgrade
 from storage.repo import SqlStore, store_transaction
@@ -54,6 +55,7 @@ class Runtime:
     sandbox: SandboxProvider | None = None
     batcher: ApplyBatcher | None = None
     finder: PaymentFinder | None = None
+    refused: RefusedCallbacks | None = None
     # Set by the scheduler's context. Ask a gateway about one payment now (rate-limited per
     # payment); and have the poller look at a returning customer's open payments soon.
     check_status: Callable[[int], Awaitable[Any]] | None = None
@@ -121,6 +123,10 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
     runtime.batcher = ApplyBatcher(runtime.uow, runtime.shop, clock)
     runtime.finder = PaymentFinder(runtime.read_uow)
     metrics.install(app)
+    keep_for = timedelta(seconds=config.callbacks.keep_refused)
+    runtime.refused = RefusedCallbacks(
+        runtime.uow, clock, keep_for=keep_for, on_count=metrics.on_refused(app)
+    )
     callback_web.add_routes(
         app,
         callback_web.Callbacks(
@@ -129,6 +135,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
             runtime.batcher,
             runtime.gateways,
             clock,
+            runtime.refused,
             on_result=metrics.on_callback(app, runtime.gateways),
         ),
     )
@@ -185,7 +192,7 @@ async def gateways(app: web.Application) -> AsyncIterator[None]:
 async def callback_writer(app: web.Application) -> AsyncIterator[None]:
     yield
     runtime = app[RUNTIME]
-    for queue in (runtime.finder, runtime.batcher):
+    for queue in (runtime.finder, runtime.batcher, runtime.refused):
         if queue is not None:
             await queue.close()  # what has queued is done before the database closes
 

@@ -52,6 +52,13 @@ class Server:
 
 
 @dataclass(frozen=True)
+class Callbacks:
+    """[callbacks]: what the callback route keeps of what it refuses (payments/refused.py)."""
+
+    keep_refused: int = field(default=7 * 86400, metadata=meta(DURATION))
+
+
+@dataclass(frozen=True)
 class Api:
     token: str = field(default="", metadata=meta(SECRET))  # the API is off while empty
 
@@ -201,6 +208,7 @@ class Config:
     shop: Shop = Shop()
     database: Database = Database()
     server: Server = Server()
+    callbacks: Callbacks = Callbacks()
     api: Api = Api()
     telegram: Telegram = Telegram()
     whatsapp: WhatsApp = WhatsApp()

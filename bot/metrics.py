@@ -43,6 +43,12 @@ class Metrics:
             ["gateway", "result"],
             registry=registry,
         )
+        self.refused_callbacks = Counter(
+            "checkout_refused_callbacks",
+            "Refused callbacks by what became of them: kept, repeat, dropped",
+            ["outcome"],
+            registry=registry,
+        )
         self.status_queries = Counter(
             "checkout_status_queries",
             "Status queries to gateways, by gateway and outcome",
@@ -98,6 +104,14 @@ def on_callback(app: web.Application, known: Mapping[str, Any]) -> Callable[[str
         child.inc()
 
     return count
+
+
+def on_refused(app: web.Application) -> Callable[[str], None]:
+    """payments/refused.py's hook: refused callbacks kept, repeated (same body, same minute)
+    or dropped (its buffer was full)."""
+    counter = app[METRICS].refused_callbacks
+    children = {outcome: counter.labels(outcome) for outcome in ("kept", "repeat", "dropped")}
+    return lambda outcome: children[outcome].inc()
 
 
 def chat_update(app: web.Application, channel: str) -> None:

@@ -159,6 +159,28 @@ class PaymentResult:
     reason: str | None = None  # the provider's decline text, or why we flagged
     raw_status: str | None = None  # the provider's own word, for the event log
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # False for a callback that carried no signature to check (some iPaymu accounts send
+    # none): only a status query can confirm what it says.
+    verified: bool = True
+
+
+def names_another_payment(
+    answer: PaymentResult, reference: str, external_id: str | None
+) -> str | None:
+    """Why a gateway's answer is not about the payment with these ids, or None when it is.
+
+    An answer is about a payment when it names the payment's own reference, or, naming none,
+    the id the gateway gave the payment when it was created. Ids that arrived with a callback
+    never count: a stranger's callback could pair our reference with another payment's id, and
+    a status query by that id answers about the other payment.
+    """
+    ref, ext = answer.reference, answer.external_id
+    if ref is not None:
+        return None if ref == reference else f"the answer is about {ref[:40]!r}, not {reference}"
+    if external_id is not None and ext == external_id:
+        return None
+    shown = f"only the gateway's id {ext[:40]!r}" if ext else "no payment"
+    return f"the answer names {shown}, neither {reference} nor the id given at its creation"
 
 
 class Gateway(Protocol):

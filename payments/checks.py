@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
 from typing import Any
@@ -125,7 +125,7 @@ async def ask(
         raise
     manners.done(ctx.now(), ok=True)
     ctx.counts["checks"] += 1
-    return Answer(due, lease, source, result=replace(result, reference=due.reference))
+    return Answer(due, lease, source, result=result)
 
 
 async def settle(ctx: ReconcileContext, answers: Sequence[Answer]) -> list[Checked]:
@@ -134,7 +134,11 @@ async def settle(ctx: ReconcileContext, answers: Sequence[Answer]) -> list[Check
         return []
     now = ctx.clock()
     answered = [(i, a) for i, a in enumerate(answers) if a.result is not None]
-    items = [BatchItem(a.due.gateway, a.result, source=a.source) for _, a in answered if a.result]
+    items = [
+        BatchItem(a.due.gateway, a.result, source=a.source, asked_about=a.due.reference)
+        for _, a in answered
+        if a.result
+    ]
     outcomes: dict[int, tuple[Checked, CheckRecord]] = {}
     async with ctx.uow() as store:
         applied = await apply_batch(store, ctx.shop, items, now=now) if items else []

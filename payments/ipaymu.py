@@ -14,6 +14,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -154,17 +155,17 @@ class IpaymuGateway:
         if not trx_id:  # a hosted page before its first callback, or a create that timed out
             raise GatewayUnavailable(self.name, f"order={ref.reference}: {_NO_TRX}")
         data = await self._request("/api/v2/transaction", {"transactionId": trx_id})
-        if _text(data.get("ReferenceId")) not in (None, ref.reference):
-            raise GatewayRejected(self.name, f"order={ref.reference}: trx {trx_id} is not ours")
-        try:  # iPaymu's sample shows ReferenceId null, hence the None above
+        try:
             amount, raw = _money(data.get("Amount")), _text(data.get("Status"))
         except ValueError as exc:
             raise GatewayUnavailable(self.name, f"order={ref.reference}: {exc}") from None
         if raw is None:
             raise GatewayUnavailable(self.name, f"order={ref.reference}: answer without Status")
+        # Both ids as iPaymu gives them (its sample shows ReferenceId null): rules.decide
+        # moves our payment only when they name it.
         return PaymentResult(
-            ref.reference,
-            trx_id,
+            _text(data.get("ReferenceId")),
+            _text(data.get("TransactionId")) or trx_id,
             to_status(raw),
             amount,
             "IDR",
@@ -189,7 +190,7 @@ class IpaymuGateway:
         if given and not hmac.compare_digest(given.strip().lower().encode(), expected):
             log.warning("ipaymu: bad callback signature order=%r", fields.get("reference_id"))
             raise CallbackRejected(self.name, "signature mismatch")
-        return self._callback_result(fields)
+        return replace(self._callback_result(fields), verified=bool(given))
 
     def _callback_result(self, fields: Mapping[str, Any]) -> PaymentResult:
         reference = _text(fields.get("reference_id") or fields.get("referenceId"))

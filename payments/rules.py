@@ -11,7 +11,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from payments.base import LATE_PAID_FROM, PaymentResult, PaymentStatus, can_move
+from payments.base import (
+    LATE_PAID_FROM,
+    PaymentResult,
+    PaymentStatus,
+    can_move,
+    names_another_payment,
+)
 from payments.orders import OrderStatus, Shop
 from payments.ports import Recipient, Snapshot
 
@@ -52,6 +58,8 @@ class Decision:
 
 def decide(snap: Snapshot, result: PaymentResult, shop: Shop, now: datetime) -> Decision:
     old, new = snap.status, result.status
+    if stranger := names_another_payment(result, snap.reference, snap.external_id):
+        return _flagged(Decision(Outcome.REVIEW, snap), shop, stranger, "another")
     if new is S.PAID and (mismatch := _mismatch(snap, result)):
         after = replace(snap, status=S.PROCESSING) if can_move(old, S.PROCESSING) else snap
         return _flagged(Decision(Outcome.REVIEW, after), shop, mismatch, "amount")

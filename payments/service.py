@@ -72,13 +72,17 @@ async def apply_result(
 
 @dataclass(frozen=True, slots=True)
 class BatchItem:
-    """One verified gateway answer that names its payment by our reference or theirs."""
+    """One gateway answer, for the payment it names by our reference or theirs, or, for a
+    status query's answer, for the payment it was asked about (`asked_about`, our reference):
+    then rules.decide checks that the answer names that payment before it may move it."""
 
     gateway: str
     result: PaymentResult
     body: str | None = None
     dedupe_key: str | None = None
     source: str = "callback"
+    asked_about: str | None = None
+    verified: bool = True  # False: a callback without a signature, whatever confirmed it
 
 
 async def apply_batch(
@@ -110,11 +114,10 @@ async def apply_batch(
             seen.add(item.dedupe_key)
         current[snap.payment_id] = decision.after
         messages.extend(decision.messages)
-        events.append(
-            _event(
-                snap, item.result, decision.outcome, item.source, item.body, item.dedupe_key, now
-            )
+        event = _event(
+            snap, item.result, decision.outcome, item.source, item.body, item.dedupe_key, now
         )
+        events.append(event | {"verified": item.verified})
         applied.append(Applied(decision.outcome, snap.payment_id, decision.after.status))
         _log(snap, item.result, decision, item.source)
     await _write(store, before, current, messages, now)
@@ -126,22 +129,29 @@ async def _snapshots(store: Store, items: Sequence[BatchItem]) -> dict[tuple[str
     """Every payment the batch names, locked, keyed by (gateway, reference or external id)."""
     found: dict[tuple[str, str], Snapshot] = {}
     for gateway in sorted({item.gateway for item in items}):
-        mine = [item.result for item in items if item.gateway == gateway]
-        references = {r.reference for r in mine if r.reference}
-        external_ids = {r.external_id for r in mine if r.external_id and not r.reference}
+        mine = [item for item in items if item.gateway == gateway]
+        references = {named for i in mine if (named := _named(i))}
+        external_ids = {
+            i.result.external_id for i in mine if i.result.external_id and not _named(i)
+        }
         for snap in await store.payments.snapshots(gateway, references, external_ids):
             found[(gateway, snap.reference)] = snap
             found[(gateway, f"ext:{snap.external_id}")] = snap
     return found
 
 
+def _named(item: BatchItem) -> str | None:
+    """Our reference for the payment an item is about, where it has one."""
+    return item.asked_about or item.result.reference
+
+
 def _match(
     found: Mapping[tuple[str, str], Snapshot], current: Mapping[int, Snapshot], item: BatchItem
 ) -> Snapshot | None:
-    result = item.result
-    snap = found.get((item.gateway, result.reference or "")) or found.get(
-        (item.gateway, f"ext:{result.external_id}")
-    )
+    named = _named(item)
+    snap = found.get((item.gateway, named)) if named else None
+    if snap is None and not item.asked_about:
+        snap = found.get((item.gateway, f"ext:{item.result.external_id}"))
     return current[snap.payment_id] if snap is not None else None
 
 
@@ -209,7 +219,7 @@ def _unmatched(item: BatchItem, now: datetime) -> dict[str, Any]:
         "raw_status": item.result.raw_status,
         "status": str(item.result.status),
         "outcome": str(Outcome.UNMATCHED),
-        "verified": True,
+        "verified": item.verified,
         "body": item.body,
         "dedupe_key": None,  # the payment may still appear: a later retry is looked at again
         "created_at": now,

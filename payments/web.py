@@ -3,6 +3,8 @@
 401 for a bad signature, 404 for an unknown gateway, 400 for a body we cannot read, 413 for
 one over 64 KiB, 503 when our side fails for a moment (so the gateway retries), 200 otherwise:
 also for a verified callback about a payment we do not know, which a retry would not fix.
+400 too when the status query that must confirm a callback is refused (it names a transaction
+the gateway does not know). What is refused is kept by payments/refused.py, off this path.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from payments.base import (
     CallbackRejected,
     CallbackUnreadable,
     Gateway,
+    GatewayRejected,
     GatewayUnavailable,
     MethodId,
     PaymentRef,
@@ -29,6 +32,7 @@ from payments.base import (
 )
 from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.ports import NamedPayment, PaymentName
+from payments.refused import RefusedCallbacks
 from payments.service import Applied, BatchItem, Outcome, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ class Callbacks:
     batcher: ApplyBatcher
     gateways: Mapping[str, Gateway]
     clock: Callable[[], datetime]
+    refused: RefusedCallbacks  # forgeries and junk: kept at a bounded cost, off this path
     on_result: Callable[[str, str], None] = lambda gateway, outcome: None  # metrics hook
 
 
@@ -73,52 +78,44 @@ async def handle_callback(request: web.Request) -> web.Response:
 
 
 async def _read_limited(request: web.Request) -> bytes | None:
+    """The whole body, however many segments it came in; None when it passes MAX_BODY."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
-    body = await request.content.read(MAX_BODY + 1)
-    return None if len(body) > MAX_BODY else body
+    chunks, size = [], 0
+    while chunk := await request.content.read(MAX_BODY + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+    return b"".join(chunks)
 
 
 async def _handle(
     ctx: Callbacks, gateway: Gateway, request: web.Request, body: bytes
 ) -> web.Response:
-    text = body.decode("utf-8", errors="replace")
-    key = f"cb:{gateway.name}:{hashlib.sha256(body).hexdigest()[:40]}"
     try:
-        result = gateway.parse_callback(request.headers, body)
+        claimed = gateway.parse_callback(request.headers, body)
     except (CallbackRejected, CallbackUnreadable) as exc:
-        return await _refuse(ctx, gateway.name, exc, text)
+        rejected = isinstance(exc, CallbackRejected)
+        outcome = "rejected" if rejected else "unreadable"
+        ctx.refused.record(gateway.name, outcome, body, exc.detail)
+        return _answer(ctx, gateway.name, outcome, 401 if rejected else 400)
+    key = f"cb:{gateway.name}:{hashlib.sha256(body).hexdigest()[:40]}"
+    text = body.decode("utf-8", errors="replace")
+    item = BatchItem(gateway.name, claimed, text, key, verified=claimed.verified)
     if gateway.confirm_paid_by_query:
-        payment = await _find(ctx.finder, gateway.name, result)
+        payment = await _find(ctx.finder, gateway.name, claimed)
+        if payment is None and not claimed.verified:  # a stranger's, most likely: no write
+            ctx.refused.record(gateway.name, "unmatched", body, "unsigned, for no payment")
+            return _answer(ctx, gateway.name, "unmatched", 200)
         if payment is not None:
-            result = await _confirmed(gateway, payment, result)
-    item = BatchItem(gateway.name, result, body=text, dedupe_key=key)
+            try:
+                item = await _confirmed(gateway, payment, item)
+            except GatewayRejected as exc:
+                ctx.refused.record(gateway.name, "unconfirmed", body, exc.detail)
+                return _answer(ctx, gateway.name, "unconfirmed", 400)
     applied = await ctx.batcher.apply(item)
     return _answer(ctx, gateway.name, str(applied.outcome), 200)
-
-
-async def _refuse(
-    ctx: Callbacks, gateway: str, exc: CallbackRejected | CallbackUnreadable, body: str
-) -> web.Response:
-    """Kept for the audit trail, never applied: 401 for a forgery, 400 for nonsense."""
-    rejected = isinstance(exc, CallbackRejected)
-    outcome = "rejected" if rejected else "unreadable"
-    log.warning("gateway=%s callback %s: %s", gateway, outcome, exc.detail)
-    async with ctx.uow() as store:
-        await store.payments.add_event(
-            payment_id=None,
-            gateway=gateway,
-            source="callback",
-            reference=None,
-            raw_status=None,
-            status=None,
-            outcome=outcome,
-            verified=False,
-            body=body,
-            dedupe_key=None,
-            created_at=ctx.clock(),
-        )
-    return _answer(ctx, gateway, outcome, 401 if rejected else 400)
 
 
 async def _find(finder: PaymentFinder, gateway: str, result: PaymentResult) -> NamedPayment | None:
@@ -129,26 +126,28 @@ async def _find(finder: PaymentFinder, gateway: str, result: PaymentResult) -> N
     return payment
 
 
-async def _confirmed(
-    gateway: Gateway, payment: NamedPayment, claimed: PaymentResult
-) -> PaymentResult:
-    """The callback's word is not enough for this gateway: act on its status endpoint's."""
+async def _confirmed(gateway: Gateway, payment: NamedPayment, item: BatchItem) -> BatchItem:
+    """The callback's word is not enough for this gateway: act on its status endpoint's.
+
+    Where we hold no id of the gateway's yet (a hosted page), the callback's is the only one
+    to ask by; the answer then moves this payment only if it names this payment (rules.decide).
+    """
+    claimed = item.result
     ref = PaymentRef(
         payment.reference,
         payment.external_id or claimed.external_id,
         MethodId.parse(payment.method),
     )
-    confirmed = await gateway.fetch_status(ref)
-    confirmed = replace(confirmed, reference=payment.reference)
-    if confirmed.status is not claimed.status:
+    answer = await gateway.fetch_status(ref)
+    if answer.status is not claimed.status:
         log.warning(
             "gateway=%s payment=%s callback said %s, status query says %s",
             gateway.name,
             payment.reference,
             claimed.status,
-            confirmed.status,
+            answer.status,
         )
-    return confirmed
+    return replace(item, result=answer, asked_about=payment.reference)
 
 
 def _answer(ctx: Callbacks, gateway: str, outcome: str, status: int) -> web.Response:

@@ -33,6 +33,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.text import storable_json
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 ONE_STATEMENT: Final = "checkout_one_statement"  # execution option: no BEGIN on SQLite
@@ -48,9 +50,15 @@ def make_engine(url: str, *, pool_size: int = 5, readonly: bool = False) -> Asyn
     """`readonly` on SQLite: deferred BEGIN, so readers never queue behind the writer."""
     if not is_sqlite(url):
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            json_serializer=storable_json,
         )
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, json_serializer=storable_json
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     begin = _sqlite_on_begin_deferred if readonly else _sqlite_on_begin
     event.listen(engine.sync_engine, "begin", begin)

@@ -26,6 +26,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from storage.text import storable
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -78,6 +80,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class SafeString(TypeDecorator[str]):
+    """Text as storable as the column: most of it comes from outside (callbacks, chats), and a
+    lone surrogate or NUL that neither aiosqlite nor PostgreSQL takes, or a value longer than
+    PostgreSQL's VARCHAR allows, must not fail a transaction that other writes share."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        limit: int | None = getattr(self.impl_instance, "length", None)
+        return None if value is None else storable(value, limit)
+
+
+class SafeText(SafeString):
+    impl = Text
+    cache_ok = True
+
+
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -93,7 +113,7 @@ class Base(DeclarativeBase):
 class Category(Base):
     __tablename__ = "categories"
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(SafeString(64), unique=True)
     names: Mapped[dict[str, Any]]
     position: Mapped[int] = mapped_column(default=0)
 
@@ -101,14 +121,14 @@ class Category(Base):
 class Product(Base):
     __tablename__ = "products"
     id: Mapped[int] = mapped_column(primary_key=True)
-    sku: Mapped[str] = mapped_column(String(64), unique=True)
-    category: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(SafeString(64), unique=True)
+    category: Mapped[str] = mapped_column(SafeString(64))
     names: Mapped[dict[str, Any]]
     descriptions: Mapped[dict[str, Any]]
     price: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(SafeString(3))
     stock: Mapped[int | None]  # units free to sell; None: not counted
-    photo: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(SafeText)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -117,12 +137,12 @@ class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16))  # telegram | whatsapp | console | api
-    channel_user_id: Mapped[str] = mapped_column(String(128))
-    name: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(254))
-    language: Mapped[str] = mapped_column(String(8), default="id")
+    channel: Mapped[str] = mapped_column(SafeString(16))  # telegram | whatsapp | console | api
+    channel_user_id: Mapped[str] = mapped_column(SafeString(128))
+    name: Mapped[str | None] = mapped_column(SafeString(200))
+    phone: Mapped[str | None] = mapped_column(SafeString(32))
+    email: Mapped[str | None] = mapped_column(SafeString(254))
+    language: Mapped[str] = mapped_column(SafeString(8), default="id")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -130,10 +150,10 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (Index(None, "status", "expires_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(6), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending_payment")
+    code: Mapped[str] = mapped_column(SafeString(6), unique=True)
+    status: Mapped[str] = mapped_column(SafeString(20), default="pending_payment")
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(SafeString(3))
     items_total: Mapped[int] = mapped_column(BigInteger)
     shipping: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)
@@ -143,7 +163,7 @@ class Order(Base):
     expires_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     shipped_at: Mapped[datetime | None]
-    tracking: Mapped[str | None] = mapped_column(String(100))
+    tracking: Mapped[str | None] = mapped_column(SafeString(100))
     customer: Mapped[Customer] = relationship(lazy="raise")
     items: Mapped[list[OrderItem]] = relationship(lazy="raise", order_by="OrderItem.id")
 
@@ -153,7 +173,7 @@ class OrderItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    sku: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(SafeString(64))
     names: Mapped[dict[str, Any]]  # snapshot at order time
     unit_price: Mapped[int] = mapped_column(BigInteger)  # snapshot at order time
     quantity: Mapped[int]
@@ -175,13 +195,13 @@ class Payment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     attempt: Mapped[int]
-    gateway: Mapped[str] = mapped_column(String(32))
-    method: Mapped[str] = mapped_column(String(64))
-    reference: Mapped[str] = mapped_column(String(32), unique=True)
-    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    gateway: Mapped[str] = mapped_column(SafeString(32))
+    method: Mapped[str] = mapped_column(SafeString(64))
+    reference: Mapped[str] = mapped_column(SafeString(32), unique=True)
+    external_id: Mapped[str | None] = mapped_column(SafeString(128), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    currency: Mapped[str] = mapped_column(SafeString(3))
+    status: Mapped[str] = mapped_column(SafeString(16), default="pending")
     instructions: Mapped[dict[str, Any] | None]
     expires_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
@@ -189,7 +209,7 @@ class Payment(Base):
     checked_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
-    review_reason: Mapped[str | None] = mapped_column(Text)
+    review_reason: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -198,15 +218,17 @@ class PaymentEvent(Base):
     __tablename__ = "payment_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
-    gateway: Mapped[str] = mapped_column(String(32))
-    source: Mapped[str] = mapped_column(String(16))  # callback | poll | manual | api | create
-    reference: Mapped[str | None] = mapped_column(String(64))
-    raw_status: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str | None] = mapped_column(String(16))  # canonical, when read
-    outcome: Mapped[str] = mapped_column(String(16))  # applied | duplicate | stale | review ...
+    gateway: Mapped[str] = mapped_column(SafeString(32))
+    source: Mapped[str] = mapped_column(SafeString(16))  # callback | poll | manual | api | create
+    reference: Mapped[str | None] = mapped_column(SafeString(64))
+    raw_status: Mapped[str | None] = mapped_column(SafeString(64))
+    status: Mapped[str | None] = mapped_column(SafeString(16))  # canonical, when read
+    outcome: Mapped[str] = mapped_column(
+        SafeString(16)
+    )  # applied | duplicate | stale | review ...
     verified: Mapped[bool] = mapped_column(Boolean)
-    body: Mapped[str | None] = mapped_column(Text)
-    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    body: Mapped[str | None] = mapped_column(SafeText)
+    dedupe_key: Mapped[str | None] = mapped_column(SafeString(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # outage window
 
 
@@ -221,16 +243,16 @@ class Outbox(Base):
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(SafeString(16))
+    address: Mapped[str] = mapped_column(SafeString(128))
+    kind: Mapped[str] = mapped_column(SafeString(32))
     payload: Mapped[dict[str, Any]]
-    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    dedupe_key: Mapped[str] = mapped_column(SafeString(160), unique=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -238,8 +260,8 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (UniqueConstraint("channel", "chat_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    chat_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(SafeString(16))
+    chat_id: Mapped[str] = mapped_column(SafeString(128))
     state: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -249,7 +271,9 @@ class AlertMark(Base):
     """When an alert that must not repeat too often was last raised, shared by all instances."""
 
     __tablename__ = "alert_marks"
-    key: Mapped[str] = mapped_column(String(128), primary_key=True)  # callbacks_missing:sandbox
+    key: Mapped[str] = mapped_column(
+        SafeString(128), primary_key=True
+    )  # callbacks_missing:sandbox
     raised_at: Mapped[datetime]
 
 
@@ -260,8 +284,8 @@ class IdempotencyKey(Base):
     """
 
     __tablename__ = "idempotency_keys"
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(SafeString(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(SafeString(64))
     status: Mapped[int | None]
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime]

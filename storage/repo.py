@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, RowMapping, exists, func, select, update
+from sqlalchemy import Insert, RowMapping, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -252,6 +252,16 @@ class PaymentRepo:
         if rows:
             conn = await self._session.connection()
             await conn.execute(statements.ADD_EVENTS, [dict(r) for r in rows])
+
+    async def prune_refused(self, before: datetime) -> int:
+        result = await self._session.execute(
+            delete(PaymentEvent).where(
+                PaymentEvent.verified.is_(False),
+                PaymentEvent.payment_id.is_(None),
+                PaymentEvent.created_at < before,
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def snapshot(self, payment_id: int) -> Snapshot:
         order_id = await self._session.scalar(

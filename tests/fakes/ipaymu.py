@@ -72,6 +72,8 @@ class FakeIpaymu:
         self.va, self.api_key = va, api_key
         self.mirror_status = mirror_status
         self.slow_seconds = slow_seconds  # how long "timeout" holds an answer back
+        self.null_reference = False  # /transaction answers ReferenceId null, as iPaymu's sample
+        self.confused: dict[int, int] = {}  # trx_id -> the transaction /transaction shows
         self.calls: list[tuple[str, str]] = []
         self.bodies: list[bytes] = []  # every request body exactly as received
         self.payments: dict[int, FakePayment] = {}
@@ -89,6 +91,10 @@ class FakeIpaymu:
         self.app.on_shutdown.append(self._release)
 
     # -- steering -------------------------------------------------------------------------
+
+    def confuse(self, reference: str, other: str) -> None:
+        """/transaction for reference's trx_id answers with other's transaction."""
+        self.confused[self.latest(reference).trx_id] = self.latest(other).trx_id
 
     def pay(self, reference: str) -> None:
         self.set_status(reference, 1)
@@ -279,14 +285,16 @@ class FakeIpaymu:
     async def _transaction(self, request: web.Request) -> web.Response:
         data = await request.json()
         trx = str(data.get("transactionId", ""))
-        payment = self.payments.get(int(trx)) if trx.isdecimal() else None
+        payment = (
+            self.payments.get(self.confused.get(int(trx), int(trx))) if trx.isdecimal() else None
+        )
         if payment is None:  # iPaymu's answer for an unknown id is UNCONFIRMED
             return self._error(404, "Transaction not found")
         return self._ok(
             {
                 "TransactionId": payment.trx_id,
                 "SessionId": payment.sid,
-                "ReferenceId": payment.reference,
+                "ReferenceId": None if self.null_reference else payment.reference,
                 "Amount": payment.total,
                 "Fee": payment.fee,
                 "Status": payment.status,

@@ -80,6 +80,7 @@ class FakeMidtrans:
         self.errors_in_http = errors_in_http
         self.slow_seconds = slow_seconds  # how late a "timeout" answer comes
         self.orders: dict[str, dict[str, Any]] = {}  # order_id -> the transaction as reported
+        self.confused: dict[str, str] = {}  # order_id -> the order its status page shows
         self.snap_pages: dict[str, dict[str, Any]] = {}  # order_id -> Snap request, no choice yet
         self.calls: list[tuple[str, str]] = []
         self.bodies: list[Any] = []  # every JSON body received, in order
@@ -239,8 +240,13 @@ class FakeMidtrans:
         url = f"{request.url.origin()}/snap/v2/vtweb/{token}"
         return web.json_response({"token": token, "redirect_url": url}, status=201)
 
+    def confuse(self, order_id: str, other: str) -> None:
+        """The status of order_id answers with another order's transaction."""
+        self.confused[order_id] = other
+
     async def _status(self, request: web.Request) -> web.Response:
-        order = self.orders.get(request.match_info["order_id"])
+        order_id = request.match_info["order_id"]
+        order = self.orders.get(self.confused.get(order_id, order_id))
         return self._error(NOT_FOUND) if order is None else web.json_response(order)
 
     async def _cancel(self, request: web.Request) -> web.Response:

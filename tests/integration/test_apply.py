@@ -30,6 +30,13 @@ async def open_payment(
     return code, attempt.payment_id
 
 
+async def reference_of(store: Any, payment_id: int) -> str:
+    """Ours, as a gateway's answer names it: an answer naming nothing moves no payment."""
+    row = await store.payments.get(payment_id)
+    assert row is not None
+    return str(row.reference)
+
+
 async def apply(
     uow: UnitOfWork,
     shop: Shop,
@@ -38,8 +45,9 @@ async def apply(
     amount: int | None = 50000,
     **kw: Any,
 ) -> Outcome:
-    result = PaymentResult(None, "ext-1", status, amount=amount, raw_status=str(status))
     async with uow() as store:
+        reference = await reference_of(store, payment_id)
+        result = PaymentResult(reference, "ext-1", status, amount=amount, raw_status=str(status))
         applied = await apply_result(
             store, shop, payment_id, result, source="callback", now=NOW, **kw
         )
@@ -172,8 +180,9 @@ async def test_an_amount_or_currency_mismatch_is_never_paid_and_goes_to_review(
     currency: str | None,
 ) -> None:
     code, payment_id = await open_payment(uow, shop, customer_id)
-    result = PaymentResult(None, "x", S.PAID, amount=amount, currency=currency)
     async with uow() as store:
+        reference = await reference_of(store, payment_id)
+        result = PaymentResult(reference, "x", S.PAID, amount=amount, currency=currency)
         applied = await apply_result(store, shop, payment_id, result, source="callback", now=NOW)
     assert applied.outcome is Outcome.REVIEW
     flagged = await payment(sessions, payment_id)

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.app import utcnow
 from payments import web as callback_web
 from payments.base import MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
+from payments.refused import RefusedCallbacks
 from storage.db import make_engine, make_sessions, transaction
 from storage.models import Order, Outbox, Payment, PaymentEvent
 from storage.repo import store_transaction
@@ -118,6 +120,8 @@ async def test_a_forged_callback_is_refused_stored_unverified_and_changes_nothin
         assert resp.status == 401
     [(status,)] = await query(running, select(Payment.status))
     assert status == "pending"
+    assert running.runtime.refused is not None
+    await running.runtime.refused.flush()
     assert await query(running, select(PaymentEvent.verified, PaymentEvent.outcome)) == [
         (False, "rejected")
     ]
@@ -147,6 +151,8 @@ async def test_an_unreadable_but_signed_body_is_a_400(
     headers = {"X-Sandbox-Signature": hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
     async with http.post(running.url("/callbacks/sandbox"), data=raw, headers=headers) as resp:
         assert resp.status == 400
+    assert running.runtime.refused is not None
+    await running.runtime.refused.flush()
     assert await query(running, select(PaymentEvent.outcome)) == [("unreadable",)]
 
 
@@ -187,8 +193,9 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
     gateway = SandboxGateway(http, base_url="http://127.0.0.1:9/sandbox", secret=SECRET)
     batcher = ApplyBatcher(uow, make_shop(), utcnow)
     finder = PaymentFinder(uow)
+    refused = RefusedCallbacks(uow, utcnow, keep_for=timedelta(days=1))
     callback_web.add_routes(
-        app, callback_web.Callbacks(uow, finder, batcher, {"sandbox": gateway}, utcnow)
+        app, callback_web.Callbacks(uow, finder, batcher, {"sandbox": gateway}, utcnow, refused)
     )
     server = await aiohttp_server(app)
     body, headers = signed(
@@ -208,6 +215,7 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
             assert resp.status == 503
     await finder.close()
     await batcher.close()
+    await refused.close()
     await engine.dispose()
     await stopped(set(threading.enumerate()) - threads_before)
 

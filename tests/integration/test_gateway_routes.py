@@ -42,7 +42,7 @@ class Harness:
     def callback_url(self) -> str:
         return self.running.runtime.callback_url(self.gateway)
 
-    async def start(self, chat_id: str = "1001") -> Payment:
+    async def start(self, chat_id: str = "1001", method: str | None = None) -> Payment:
         runtime = self.running.runtime
         assert runtime.sessions is not None
         customer = await add_customer(runtime.sessions, chat_id)
@@ -53,7 +53,7 @@ class Harness:
             assert row is not None
             row.phone = "+6281234567890"
         code = await new_order(runtime.uow, runtime.shop, customer)
-        return await runtime.start_payment(code, MethodId.parse(self.method))
+        return await runtime.start_payment(code, MethodId.parse(method or self.method))
 
     async def rows(self, statement: Any) -> list[Any]:
         assert self.running.runtime.sessions is not None
@@ -131,6 +131,23 @@ async def test_a_good_callback_pays_and_writes_exactly_one_confirmation(
     assert await paid_messages(harness) == 1
 
 
+async def test_a_status_answer_about_another_payment_moves_nothing_and_is_flagged(
+    harness: Harness,
+) -> None:
+    """The shared rule (payments/base.py names_another_payment) on each confirm-by-query
+    gateway: an answer that names another payment never pays ours, however paid it is."""
+    ours, theirs = await harness.start("1001"), await harness.start("1002")
+    harness.pay(theirs.reference)
+    harness.fake.confuse(ours.reference, theirs.reference)
+    runtime = harness.running.runtime
+    assert runtime.check_status is not None
+    await runtime.check_status(ours.id)
+    [(status, review)] = await harness.rows(
+        select(Payment.status, Payment.needs_review).where(Payment.id == ours.id)
+    )
+    assert (status, review) == ("pending", True)
+
+
 async def test_a_duplicate_callback_changes_nothing(
     harness: Harness, http: aiohttp.ClientSession
 ) -> None:
@@ -167,6 +184,8 @@ async def test_a_forged_callback_is_401_kept_unverified_and_changes_nothing(
     assert status == 401
     [(payment_status,)] = await harness.rows(select(Payment.status))
     assert payment_status == "pending"
+    assert harness.running.runtime.refused is not None
+    await harness.running.runtime.refused.flush()
     assert await harness.rows(select(PaymentEvent.verified, PaymentEvent.outcome)) == [
         (False, "rejected")
     ]

@@ -29,6 +29,7 @@ from payments.base import (
     PaymentRef,
     PaymentResult,
     PaymentStatus,
+    names_another_payment,
 )
 from payments.ipaymu import IpaymuGateway, request_signature
 from tests.fakes.ipaymu import FakeIpaymu
@@ -355,14 +356,21 @@ async def test_fetch_uses_the_transaction_id_this_process_remembers(ipaymu: Harn
     assert (await ipaymu.gateway.fetch_status(lost)).external_id is not None
 
 
-async def test_a_transaction_of_another_reference_is_rejected(ipaymu: Harness) -> None:
-    """A forged callback can pair our reference with someone else's paid trx_id."""
+@pytest.mark.parametrize("null_reference", [False, True])
+async def test_a_transaction_of_another_reference_is_not_about_ours(
+    ipaymu: Harness, null_reference: bool
+) -> None:
+    """A forged callback can pair our reference with someone else's paid trx_id: the answer
+    says whose it is (or nobody's, as iPaymu's sample does), and the shared rule refuses it."""
+    ipaymu.fake.null_reference = null_reference
     theirs = await ipaymu.gateway.create_payment(checkout(reference="ZZZZZZ01"))
     ipaymu.fake.pay("ZZZZZZ01")
-    forged = PaymentRef("A7K2Q901", theirs.external_id, MethodId.parse("ipaymu:va:bca"))
-
-    with pytest.raises(GatewayRejected, match="not ours"):
-        await ipaymu.gateway.fetch_status(forged)
+    forged = PaymentRef("A7K2Q901", theirs.external_id, MethodId.parse("ipaymu:link"))
+    answer = await ipaymu.gateway.fetch_status(forged)
+    assert answer.status is PaymentStatus.PAID and answer.external_id == theirs.external_id
+    assert answer.reference == (None if null_reference else "ZZZZZZ01")
+    assert names_another_payment(answer, "A7K2Q901", None) is not None
+    assert names_another_payment(answer, "ZZZZZZ01", theirs.external_id) is None
 
 
 async def test_cancel_is_not_offered(ipaymu: Harness) -> None:
