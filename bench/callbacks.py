@@ -36,11 +36,19 @@ from bench.loadgen import send_all  # noqa: E402
 from bench.seed import seed_payments  # noqa: E402
 from tests.fakes.midtrans import FakeMidtrans  # noqa: E402
 
-SECRET = "bench-sandbox-secret"
+SECRET = "bench-sandbox-secret-0123"
 MIDTRANS_KEY = "SB-Mid-server-BENCH"
 
 
-def sandbox_callback(reference: str, amount: int) -> tuple[bytes, dict[str, str]]:
+def forgery(i: int) -> tuple[bytes, dict[str, str]]:
+    """A sandbox callback signed with the wrong key, each one different (so each is kept)."""
+    body, headers = sandbox_callback(f"FORGED{i % 100:02d}", 1000, pad=f"{i:08d}" * 256)
+    return body, {**headers, "X-Sandbox-Signature": "0" * 64}
+
+
+def sandbox_callback(
+    reference: str, amount: int, pad: str | None = None
+) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(
         {
             "reference": reference,
@@ -50,6 +58,7 @@ def sandbox_callback(reference: str, amount: int) -> tuple[bytes, dict[str, str]
             "currency": "IDR",
             "method": "va:bca",
         }
+        | ({"pad": pad} if pad else {})
     ).encode()
     sig = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     return body, {"Content-Type": "application/json", "X-Sandbox-Signature": sig}
@@ -89,20 +98,26 @@ def load_main(spec_path: str) -> None:
     requests = [(r["body"].encode(), r["headers"]) for r in spec["requests"]]
     url = urlsplit(spec["url"])
     assert url.hostname is not None and url.port is not None
-    load = send_all(url.hostname, url.port, url.path, requests, spec["rate"])
+    load = send_all(url.hostname, url.port, url.path, requests, spec["rate"], spec["concurrency"])
     result = asyncio.run(load)
     print(json.dumps(result))
 
 
 async def run_load(
-    url: str, requests: list[tuple[bytes, dict[str, str]]], rate: float | None, tmp: Path
+    url: str,
+    requests: list[tuple[bytes, dict[str, str]]],
+    rate: float | None,
+    tmp: Path,
+    concurrency: int = 64,
+    name: str = "load",
 ) -> dict[str, Any]:
-    spec = tmp / "load.json"
+    spec = tmp / f"{name}.json"
     spec.write_text(
         json.dumps(
             {
                 "url": url,
                 "rate": rate,
+                "concurrency": concurrency,
                 "requests": [{"body": b.decode(), "headers": h} for b, h in requests],
             }
         )
@@ -122,7 +137,11 @@ def write_config(tmp: Path, db: Path, port: int, midtrans_url: str) -> Path:
     text = text.replace("sqlite+aiosqlite:///checkout.db", f"sqlite+aiosqlite:///{db}")
     text = text.replace("port = 8080", f"port = {port}")
     text = text.replace('"http://127.0.0.1:8080"', f'"http://127.0.0.1:{port}"')
-    text = text.replace('"${CHECKOUT_SANDBOX_SECRET:-sandbox-not-a-secret}"', f'"{SECRET}"')
+    text = text.replace('"${CHECKOUT_SANDBOX_SECRET}"', f'"{SECRET}"')
+    text = text.replace(
+        "[payments.sandbox]\nenabled = false", "[payments.sandbox]\nenabled = true"
+    )
+    text = text.replace("allow_with_real_gateways = false", "allow_with_real_gateways = true")
     text = text.replace('auto_pay_after = "5s"', 'auto_pay_after = "0s"')
     text = text.replace(
         "[payments.midtrans]\nenabled = false", "[payments.midtrans]\nenabled = true"
@@ -181,6 +200,7 @@ async def one_round(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, 
         gw: [await seed_payments(f"sqlite+aiosqlite:///{db}", gw, n) for n in sizes]
         for gw in ("sandbox", "midtrans")
     }
+    flooded = await seed_payments(f"sqlite+aiosqlite:///{db}", "sandbox", sizes[1])
     for refs in batches["midtrans"]:
         for ref, amount in refs:
             fake.orders[ref] = fake_settled(ref, amount)
@@ -200,12 +220,31 @@ async def one_round(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, 
                 results[f"floor {label}"] = await measured(
                     floor, f"http://127.0.0.1:{floor_port}/callbacks/{gw}", requests, rate, tmp
                 )
+        results["app sandbox 200 flood"], results["flood"] = await under_flood(
+            server, f"http://127.0.0.1:{port}/callbacks/sandbox", flooded, args.seconds, tmp
+        )
     finally:
         for process in (server, floor):
             process.terminate()
             await process.wait()
         await runner.cleanup()
     return results
+
+
+async def under_flood(
+    server: asyncio.subprocess.Process,
+    url: str,
+    refs: list[tuple[str, int]],
+    seconds: float,
+    tmp: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verified callbacks at 200/s while 16 connections send forgeries as fast as they can."""
+    verified = [sandbox_callback(ref, amount) for ref, amount in refs]
+    forged = [forgery(i) for i in range(int(1500 * seconds))]
+    flood = asyncio.create_task(run_load(url, forged, None, tmp, 16, "flood"))
+    await asyncio.sleep(0.3)  # the flood is under way before the first verified callback
+    result = await measured(server, url, verified, 200.0, tmp)
+    return result, await flood
 
 
 async def measured(
@@ -270,6 +309,14 @@ def report(all_runs: list[dict[str, dict[str, Any]]]) -> None:
                 f"{med(f, 'p99'):5.1f} ms   p99 ratio {med(a, 'p99') / med(f, 'p99'):6.1f}"
                 f"   failures {int(med(a, 'failures'))}"
             )
+    a, quiet = "app sandbox 200 flood", "app sandbox 200"
+    flood_rate = med("flood", "count") / med("flood", "elapsed")
+    print(
+        f"sandbox   at  200/s under a flood of forgeries ({flood_rate:.0f}/s, 16 connections, "
+        f"refused {int(med('flood', 'failures'))} of {int(med('flood', 'count'))}): "
+        f"p50 {med(a, 'p50'):.1f} ms  p99 {med(a, 'p99'):.1f} ms   p99 ratio to no flood "
+        f"{med(a, 'p99') / med(quiet, 'p99'):.2f}   failures {int(med(a, 'failures'))}"
+    )
     print(f"(median of {len(all_runs)} runs; every callback a durable PAID for its own payment)")
 
 

@@ -3,9 +3,9 @@
 Anyone can post to /callbacks/...; a row per forgery, written in its own transaction, let a
 flood of junk grow the database by megabytes a second and slow the verified callbacks that
 share the write lock. So a refused callback is cut to BODY_LIMIT, kept once per distinct body
-and minute (the dedupe key), buffered here without waiting and written in one transaction now
-and then, off the verified callbacks' path; a full buffer drops the row (counted), and rows
-older than the retention are pruned.
+and minute (the dedupe key), at most KEEP_PER_MINUTE a minute (the rest are counted, not
+kept), buffered here without waiting and written in one small transaction now and then, off
+the verified callbacks' path; rows older than the retention are pruned.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from payments.service import UnitOfWork
 
 log = logging.getLogger(__name__)
 BODY_LIMIT: Final = 4096  # characters of a refused body worth keeping
-BUFFER: Final = 2000  # rows waiting at most; beyond, a refused callback is counted, not kept
+KEEP_PER_MINUTE: Final = 600  # rows at most: under a flood of distinct junk, 2.4 MB a minute
 FLUSH_EVERY: Final = 0.5  # seconds
 PRUNE_EVERY: Final = 3600.0  # seconds
 LOG_PER_MINUTE: Final = (
@@ -43,7 +43,7 @@ class RefusedCallbacks:
         self._rows: dict[str, dict[str, Any]] = {}  # by dedupe key: a repeat is not kept twice
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = float("-inf")
-        self._minute, self._logged = "", 0
+        self._minute, self._kept = "", 0
 
     def record(self, gateway: str, outcome: str, body: bytes, why: str) -> None:
         """Keep this refused callback, later; never waits, never raises."""
@@ -53,22 +53,22 @@ class RefusedCallbacks:
         if key in self._rows:
             self._count("repeat")
             return
-        if len(self._rows) >= BUFFER:
+        if minute != self._minute:
+            self._minute, self._kept = minute, 0
+        if self._kept >= KEEP_PER_MINUTE:
             self._count("dropped")
             return
+        self._kept += 1
         self._rows[key] = _row(gateway, outcome, body, key, now)
         self._count("kept")
-        self._log(minute, gateway, outcome, why)
+        self._log(gateway, outcome, why)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="refused-callbacks")
 
-    def _log(self, minute: str, gateway: str, outcome: str, why: str) -> None:
-        if minute != self._minute:
-            self._minute, self._logged = minute, 0
-        self._logged += 1
-        if self._logged <= LOG_PER_MINUTE:
+    def _log(self, gateway: str, outcome: str, why: str) -> None:
+        if self._kept <= LOG_PER_MINUTE:
             log.warning("gateway=%s callback %s: %s", gateway, outcome, why)
-        elif self._logged == LOG_PER_MINUTE + 1:
+        elif self._kept == LOG_PER_MINUTE + 1:
             log.warning("more refused callbacks this minute: see checkout_refused_callbacks")
 
     async def close(self) -> None:

@@ -171,6 +171,14 @@ async def new_order(
         return order.code
 
 
+def sandbox_on(config_text: str) -> str:
+    """A config.toml's text with the sandbox enabled and the tests' secret written in."""
+    off = "[payments.sandbox]\nenabled = false"
+    assert off in config_text
+    text = config_text.replace(off, "[payments.sandbox]\nenabled = true")
+    return text.replace('"${CHECKOUT_SANDBOX_SECRET}"', f'"{SANDBOX_SECRET}"')
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -35,6 +35,7 @@ from tests.conftest import (
     free_port,
     make_config,
     new_order,
+    sandbox_on,
     start_app,
 )
 
@@ -242,10 +243,9 @@ async def test_checkout_bot_sandbox_pay_settles_a_payment_by_hand(
     config = tmp_path / "config.toml"
     port = running.runtime.config.server.port
     config.write_text(
-        (ROOT / "config.toml")
-        .read_text()
-        .replace('public_url = "http://127.0.0.1:8080"', f'public_url = "http://127.0.0.1:{port}"')
-        .replace("[payments.sandbox]\nenabled = false", "[payments.sandbox]\nenabled = true")
+        sandbox_on((ROOT / "config.toml").read_text()).replace(
+            'public_url = "http://127.0.0.1:8080"', f'public_url = "http://127.0.0.1:{port}"'
+        )
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -290,11 +290,7 @@ async def sandbox_pay(config: Path, reference: str, cwd: Path) -> tuple[int | No
 
 async def test_sandbox_pay_for_an_unknown_reference_says_so(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(
-        (ROOT / "config.toml")
-        .read_text()
-        .replace("[payments.sandbox]\nenabled = false", "[payments.sandbox]\nenabled = true")
-    )
+    config.write_text(sandbox_on((ROOT / "config.toml").read_text()))
     code, err = await sandbox_pay(config, "ZZZZZZ01", tmp_path)
     assert code == 1 and "ZZZZZZ01" in err and "Traceback" not in err
 

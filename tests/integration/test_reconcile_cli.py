@@ -15,7 +15,7 @@ from payments.attempts import begin_attempt
 from payments.base import MethodId
 from payments.orders import Shop
 from storage.models import Payment
-from tests.conftest import NOW, ROOT, UnitOfWork, free_port, new_order
+from tests.conftest import NOW, ROOT, UnitOfWork, free_port, new_order, sandbox_on
 from tests.integration.test_reconcile import open_shop
 
 
@@ -23,6 +23,7 @@ def config_file(tmp_path: Path, db_url: str, port: int) -> Path:
     text = (ROOT / "config.toml").read_text()
     text = text.replace("sqlite+aiosqlite:///checkout.db", db_url)
     text = text.replace("merchant_chat_ids = []", "merchant_chat_ids = [9001]")
+    text = sandbox_on(text)
     text = text.replace(
         'public_url = "http://127.0.0.1:8080"', f'public_url = "http://127.0.0.1:{port}"'
     )

@@ -4,7 +4,6 @@ turned the sandbox on, and then the start-up says so."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 from dataclasses import replace
@@ -14,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import load_config
-from tests.conftest import ROOT, SANDBOX_SECRET, free_port, start_app
+from tests.conftest import ROOT, free_port, sandbox_on, start_app
 
 MINIMAL = re.compile(r"A minimal file:\n\n```toml\n(.*?)```", re.S)
 ENV = {"TELEGRAM_BOT_TOKEN": "123:abc", "MIDTRANS_SERVER_KEY": "SB-Mid-server-x"}
@@ -52,9 +51,7 @@ async def test_the_readmes_production_config_offers_no_sandbox_and_serves_no_pay
 async def test_run_warns_at_start_up_while_the_sandbox_is_on(tmp_path: Path) -> None:
     port = free_port()
     text = (
-        (ROOT / "config.toml")
-        .read_text()
-        .replace("[payments.sandbox]\nenabled = false", "[payments.sandbox]\nenabled = true")
+        sandbox_on((ROOT / "config.toml").read_text())
         .replace("port = 8080", f"port = {port}")
         .replace("sqlite+aiosqlite:///checkout.db", f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
     )
@@ -68,7 +65,6 @@ async def test_run_warns_at_start_up_while_the_sandbox_is_on(tmp_path: Path) -> 
         "run",
         stderr=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "CHECKOUT_SANDBOX_SECRET": SANDBOX_SECRET},
     )
     try:
         assert process.stderr is not None
