@@ -37,6 +37,7 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
+from payments.hostile import json_object, utf8
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -61,6 +62,7 @@ _FIXED_EXPIRY: Final = frozenset({"bca", "qris"})
 WIB: Final = timezone(timedelta(hours=7), "WIB")  # iPaymu's times have no zone: UNCONFIRMED
 # Form callbacks arrive as strings; iPaymu types these before signing (ipaymu.md section 7).
 _INT_FIELDS: Final = ("trx_id", "status_code", "transaction_status_code", "paid_off")
+_MAX_DIGITS: Final = 15  # of an amount in rupiah: a thousand trillion is no shop's price
 _HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")  # the shape of every signature
 # /api/v2/transaction needs iPaymu's id; /api/v2/history filters by status and date only.
 _NO_TRX: Final = "no iPaymu trx_id yet and no lookup by referenceId: wait for its callback"
@@ -78,7 +80,7 @@ def to_status(raw: object) -> PaymentStatus:
     except ValueError:
         status = None
     if status is None:
-        log.warning("ipaymu: unmapped status %r, treating as pending", raw)
+        log.warning("ipaymu: unmapped status %.40r, treating as pending", raw)
         return S.PENDING
     return status
 
@@ -185,10 +187,14 @@ class IpaymuGateway:
             fields = _callback_fields(lower.get("content-type", ""), body)
         except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
             raise CallbackUnreadable(self.name, "body is neither form nor JSON") from None
-        given = lower.get("x-signature") or str(fields.get("signature") or "")
-        expected = callback_signature(fields, self._va).encode()
-        if given and not hmac.compare_digest(given.strip().lower().encode(), expected):
-            log.warning("ipaymu: bad callback signature order=%r", fields.get("reference_id"))
+        given = lower.get("x-signature") or _text(fields.get("signature")) or ""
+        try:
+            expected = callback_signature(fields, self._va).encode()
+        except RecursionError:  # nested deeper than json.dumps goes: nobody signed that
+            raise CallbackUnreadable(self.name, "body nested too deeply") from None
+        if given and not hmac.compare_digest(utf8(given.strip().lower()), expected):
+            order = _text(fields.get("reference_id"))
+            log.warning("ipaymu: bad callback signature order=%.64r", order)
             raise CallbackRejected(self.name, "signature mismatch")
         return replace(self._callback_result(fields), verified=bool(given))
 
@@ -340,10 +346,7 @@ def _callback_fields(content_type: str, body: bytes) -> dict[str, Any]:
     """Form (iPaymu's default) or JSON, typed the way iPaymu types them before signing."""
     text = body.decode("utf-8")
     if "json" in content_type.lower() or text.lstrip().startswith("{"):
-        data = json.loads(text, parse_float=Decimal)  # money never passes through float
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        return data
+        return json_object(body, parse_float=Decimal)  # money never passes through float
     typed: dict[str, Any] = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
     for key in _INT_FIELDS:
         if key in typed and typed[key].removeprefix("-").isdecimal():
@@ -364,7 +367,9 @@ def _money(value: object) -> int | None:
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite() or amount != amount.to_integral_value():
-        raise ValueError(f"amount is not whole rupiah: {value!r}")
+        raise ValueError(f"amount is not whole rupiah: {value!r:.40}")
+    if amount.adjusted() >= _MAX_DIGITS:  # int() of "1e999999999" would build that number
+        raise ValueError(f"amount has more than {_MAX_DIGITS} digits: {value!r:.40}")
     return int(amount)
 
 
@@ -387,8 +392,10 @@ def _local_phone(phone: str | None) -> str | None:
 
 
 def _text(value: object) -> str | None:
-    """iPaymu sends ids as numbers or strings, and "" or null for nothing."""
-    return None if value is None or value == "" else str(value)
+    """iPaymu sends ids as numbers or strings, and "" or null for nothing (or anything else)."""
+    if value == "" or isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        return None
+    return str(value)
 
 
 def _wib(value: object) -> datetime | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
+from payments.hostile import json_object, utf8
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -161,8 +161,8 @@ class MidtransGateway:
         if not all(isinstance(v, str) for v in fields):
             raise CallbackUnreadable(self.name, "a signed field or signature_key is missing")
         order_id, code, gross, signature = map(str, fields)
-        expected = hashlib.sha512(f"{order_id}{code}{gross}{self._key}".encode()).hexdigest()
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        expected = hashlib.sha512(utf8(f"{order_id}{code}{gross}{self._key}")).hexdigest()
+        if not hmac.compare_digest(expected.encode(), utf8(signature)):
             raise CallbackRejected(self.name, f"signature mismatch, order={order_id[:64]!r}")
         return self._result(data, CallbackUnreadable)
 
@@ -252,10 +252,9 @@ def _effective_code(http_status: int, data: Mapping[str, Any]) -> int:
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
     try:
-        data = json.loads(raw)
-    except ValueError:  # UnicodeDecodeError included
+        return json_object(raw)
+    except ValueError:  # UnicodeDecodeError and too deep included
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _minutes(checkout: Checkout, start: datetime) -> int:
@@ -312,7 +311,8 @@ def _instructions(data: Mapping[str, Any], base: str) -> Instructions | None:
 
 def _qr_url(data: Mapping[str, Any], base: str) -> str | None:
     """The QR image action; status answers may lack it (UNCONFIRMED), so rebuild its pattern."""
-    actions = [a for a in data.get("actions") or [] if isinstance(a, dict)]
+    listed = data.get("actions")
+    actions = [a for a in listed if isinstance(a, dict)] if isinstance(listed, list) else []
     urls = [_text(a.get("url")) for a in actions if a.get("name") == "generate-qr-code"]
     tid = _text(data.get("transaction_id"))
     return urls[0] if urls else f"{base}/v2/qris/{tid}/qr-code" if tid else None

@@ -25,6 +25,11 @@ BODY_LIMIT: Final = 4096  # characters of a refused body worth keeping
 KEEP_PER_MINUTE: Final = 600  # rows at most: under a flood of distinct junk, 2.4 MB a minute
 FLUSH_EVERY: Final = 0.5  # seconds
 PRUNE_EVERY: Final = 3600.0  # seconds
+# Past this many refusals in a second, each refused answer waits TARPIT seconds: a client
+# that floods with forgeries over a few connections then gets a few answers a second, and
+# leaves the event loop to the verified callbacks. Gateways never send forgeries.
+CALM_PER_SECOND: Final = 20
+TARPIT: Final = 1.0
 LOG_PER_MINUTE: Final = (
     60  # warning lines; a flood is counted in /metrics, not logged line by line
 )
@@ -44,6 +49,7 @@ class RefusedCallbacks:
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = float("-inf")
         self._minute, self._kept = "", 0
+        self._second, self._this_second = 0, 0
 
     def record(self, gateway: str, outcome: str, body: bytes, why: str) -> None:
         """Keep this refused callback, later; never waits, never raises."""
@@ -64,6 +70,14 @@ class RefusedCallbacks:
         self._log(gateway, outcome, why)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="refused-callbacks")
+
+    def pause(self) -> float:
+        """How long the answer to one more refused callback should wait (see TARPIT)."""
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second, self._this_second = second, 0
+        self._this_second += 1
+        return TARPIT if self._this_second > CALM_PER_SECOND else 0.0
 
     def _log(self, gateway: str, outcome: str, why: str) -> None:
         if self._kept <= LOG_PER_MINUTE:

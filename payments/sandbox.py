@@ -33,6 +33,7 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
+from payments.hostile import json_object, utf8
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,10 @@ class SandboxGateway:
         if not given:
             raise CallbackRejected(self.name, f"no {SIGNATURE_HEADER} header")
         expected = hmac.new(self._key, body, hashlib.sha256).hexdigest().encode()
-        if not hmac.compare_digest(expected, given.strip().lower().encode("utf-8", "replace")):
+        if not hmac.compare_digest(expected, utf8(given.strip().lower())):
             raise CallbackRejected(self.name, "signature mismatch")
         try:
-            return _result(_json_object(body))
+            return _result(json_object(body))
         except (KeyError, TypeError, ValueError) as exc:
             raise CallbackUnreadable(self.name, f"unreadable callback: {exc}") from None
 
@@ -151,7 +152,7 @@ class SandboxGateway:
         if status >= 400:
             raise GatewayRejected(self.name, f"{where}: HTTP {status} {_error_text(body)}")
         try:
-            return _json_object(body)
+            return json_object(body)
         except ValueError:
             raise GatewayUnavailable(self.name, f"{where}: HTTP {status}, not JSON") from None
 
@@ -163,6 +164,7 @@ def _result(data: Mapping[str, Any]) -> PaymentResult:
         raise TypeError("status and method must be strings")
     if not isinstance(amount, int) or isinstance(amount, bool):
         raise TypeError(f"amount is not an integer: {amount!r}")
+    reason = data.get("failure_reason")
     return PaymentResult(
         reference=str(data["reference"]),
         external_id=str(data["id"]),
@@ -171,7 +173,7 @@ def _result(data: Mapping[str, Any]) -> PaymentResult:
         currency=str(data["currency"]),
         instructions=_instructions(method, data.get("instructions")),
         expires_at=datetime.fromisoformat(data["expires_at"]) if "expires_at" in data else None,
-        reason=data.get("failure_reason"),
+        reason=reason if isinstance(reason, str) else None,
         raw_status=raw_status,
         raw=dict(data),
     )
@@ -195,13 +197,6 @@ def _path(reference: str, action: str | None = None) -> str:
     return f"{path}/{action}" if action else path
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    data = json.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    return data
-
-
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive, whether or not the mapping is (aiohttp's is, a plain dict is not)."""
     value = headers.get(name)
@@ -214,7 +209,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def _error_text(body: bytes) -> str:
     try:
         message = json.loads(body)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         message = body[:200].decode("utf-8", "replace")
     return str(message)[:200]
 

@@ -9,6 +9,7 @@ the gateway does not know). What is refused is kept by payments/refused.py, off 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
@@ -99,6 +100,8 @@ async def _handle(
         rejected = isinstance(exc, CallbackRejected)
         outcome = "rejected" if rejected else "unreadable"
         ctx.refused.record(gateway.name, outcome, body, exc.detail)
+        if pause := ctx.refused.pause():
+            await asyncio.sleep(pause)
         return _answer(ctx, gateway.name, outcome, 401 if rejected else 400)
     key = f"cb:{gateway.name}:{hashlib.sha256(body).hexdigest()[:40]}"
     text = body.decode("utf-8", errors="replace")

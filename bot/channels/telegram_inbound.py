@@ -1,42 +1,72 @@
 """Telegram updates as `Inbound` events: text, /commands with their arguments, button taps,
-the sender's own shared contact, and the client's language."""
+the sender's own shared contact, and the client's language.
+
+The webhook is open to whoever learns its URL and secret, and PTB's `de_json` checks no types:
+a "text" may arrive as a list, an id as a 5,000-digit number. So nothing here trusts a field's
+type; what cannot be read is ignored rather than raised in PTB's task, where the customer
+would get no answer at all.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any, Final
 
-from telegram import Update
+from telegram import Bot, Update
 
 from bot.channels.telegram_render import Tapped
 from bot.replies import Inbound
 
+log = logging.getLogger(__name__)
 CHANNEL: Final = "telegram"
+# Telegram's ids fit a signed 64-bit integer (its docs: "at most 52 significant bits").
+_ID_BOUND: Final = 2**63
+
+
+def read_update(body: bytes, bot: Bot | None) -> Update | None:
+    """The webhook's body as an Update, or None (one warning, no traceback) when it is not one.
+
+    `de_json` is PTB's parser: it raises whatever the input provokes (AttributeError,
+    TypeError, OverflowError, RecursionError...), hence the broad except.
+    """
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict):
+            return Update.de_json(data, bot)
+        problem = f"JSON {type(data).__name__}, not an object"
+    except RecursionError:
+        problem = "JSON nested too deeply"
+    except Exception as exc:  # de_json: see the docstring
+        problem = type(exc).__name__
+    log.warning("telegram: webhook body is not an update (%s, %d bytes)", problem, len(body))
+    return None
 
 
 def to_inbound(update: Update, bot_username: str = "") -> Inbound | None:
     """None for what we do not answer: edits, channel posts, other bots' commands."""
     chat, user = update.effective_chat, update.effective_user
-    if chat is None:
+    if chat is None or _id(chat.id) is None:
         return None
     base: dict[str, Any] = {
         "channel": CHANNEL,
         "chat_id": str(chat.id),
-        "name": user.full_name if user else "",
-        "language_hint": (user.language_code or "") if user else "",
-        "event_id": str(update.update_id),
+        "name": _name(user.first_name, user.last_name) if user else "",
+        "language_hint": _str(user.language_code) if user else "",
+        "event_id": str(_id(update.update_id) or ""),
     }
     if update.callback_query is not None:
-        data = update.callback_query.data
+        data = _str(update.callback_query.data)
         return Inbound(kind="tap", choice_id=data, **base) if data else None
     message = update.message
     if message is None:
         return None
     if message.contact is not None:
-        own = user is not None and message.contact.user_id == user.id
+        own = user is not None and _id(user.id) is not None and message.contact.user_id == user.id
         if not own:  # someone else's card: as if nothing readable was typed
             return Inbound(kind="text", text="", **base)
-        return Inbound(kind="phone", phone=e164(message.contact.phone_number), **base)
-    text = message.text or message.caption or ""
+        return Inbound(kind="phone", phone=e164(_str(message.contact.phone_number)), **base)
+    text = _str(message.text) or _str(message.caption)
     if _for_another_bot(text, bot_username):
         return None
     command = _command(text)
@@ -72,5 +102,23 @@ def tapped_message(update: Update) -> Tapped | None:
     message = query.message if query is not None else None
     if message is None or not message.is_accessible:
         return None
+    chat_id, message_id = _id(message.chat.id), _id(message.message_id)
+    if chat_id is None or message_id is None:  # not one we could edit: a new message instead
+        return None
     has_text = getattr(message, "text", None) is not None
-    return Tapped(message.chat.id, message.message_id, has_text)
+    return Tapped(chat_id, message_id, has_text)
+
+
+def _id(value: object) -> int | None:
+    """An id as Telegram makes them, or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -_ID_BOUND < value < _ID_BOUND:
+        return None
+    return value
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _name(first: object, last: object) -> str:
+    return " ".join(part for part in (_str(first), _str(last)) if part)

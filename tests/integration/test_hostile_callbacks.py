@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from payments.refused import BODY_LIMIT
+from payments.refused import BODY_LIMIT, CALM_PER_SECOND, TARPIT
 from storage.models import Payment, PaymentEvent
 from tests.conftest import Running
 from tests.integration.test_callbacks import pay_order, query, signed
@@ -163,3 +163,13 @@ async def test_refused_callbacks_are_pruned_after_their_retention(
         later = running.runtime.clock() + timedelta(seconds=1)
         assert await store.payments.prune_refused(later) == 1
     assert await query(running, select(func.count()).select_from(PaymentEvent)) == [(0,)]
+
+
+async def test_a_flood_of_refusals_is_answered_slowly_past_the_calm_share(
+    running: Running,
+) -> None:
+    refused = running.runtime.refused
+    assert refused is not None
+    pauses = [refused.pause() for _ in range(CALM_PER_SECOND + 5)]
+    assert set(pauses[: CALM_PER_SECOND // 2]) == {0.0}  # a second may turn during the loop
+    assert pauses[-1] == TARPIT

@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from bot.flow_types import State
 from storage.models import Conversation, Customer, Order, Payment
 from tests.fakes.telegram import FakeBotAPI
-from tests.integration.telegramkit import TgUser, checkout_to_summary, rows, serve_fake, start_bot
+from tests.integration.telegramkit import (
+    TgUser,
+    checkout_to_summary,
+    handled,
+    rows,
+    serve_fake,
+    start_bot,
+)
 
 MENU = ["m:catalog", "m:cart", "m:orders", "m:help"]
 
@@ -170,3 +177,64 @@ async def test_merchant_commands_are_refused_politely_to_customers(ana: TgUser) 
         assert "hanya untuk staf toko" in reply.text and data(reply) == MENU
     [mine] = await ana.say("/orders")  # the customer's own orders, not a refusal
     assert "staf" not in mine.text and "belum punya pesanan" in mine.text
+
+
+# Updates PTB's de_json accepts although no Telegram client sends them: de_json checks no types.
+ODD_BUT_READABLE = {
+    "a list for a text": {"text": ["/start"]},
+    "a dict for a name and a list for a language": {
+        "text": "hi",
+        "from": {"id": 5550002, "is_bot": False, "first_name": {"a": 1}, "language_code": [1]},
+    },
+    "a number for a phone": {"contact": {"phone_number": 62812, "first_name": "A", "user_id": 1}},
+    "a number for a caption": {"caption": 10**300},
+}
+
+
+@pytest.mark.parametrize("content", ODD_BUT_READABLE.values(), ids=ODD_BUT_READABLE.keys())
+async def test_an_update_with_odd_field_types_still_gets_an_answer(
+    aiohttp_server: Any,
+    db_url: str,
+    fake: FakeBotAPI,
+    content: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await start_bot(aiohttp_server, db_url, fake, "webhook")
+    chat = 5550002
+    message = {"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private"}}
+    message["from"] = {"id": chat, "is_bot": False, "first_name": "Ana"}
+    await fake.push({"message": message | content})
+    await fake.wait_for(lambda: fake.sent(chat))
+    assert [r.message for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"message": {"message_id": 1, "date": 0, "chat": {"id": 10**40, "type": "private"}}},
+        {
+            "callback_query": {
+                "id": "1",
+                "from": {"id": 5, "is_bot": False, "first_name": "A"},
+                "chat_instance": "x",
+                "data": {"not": "text"},
+            }
+        },
+        {"message": {"message_id": 1, "date": 0, "chat": {"id": True, "type": "private"}}},
+    ],
+    ids=["a chat id beyond 64 bits", "a dict for a button's data", "true for a chat id"],
+)
+async def test_an_update_nobody_can_be_answered_for_is_let_go_quietly(
+    aiohttp_server: Any,
+    db_url: str,
+    fake: FakeBotAPI,
+    update: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    running = await start_bot(aiohttp_server, db_url, fake, "webhook")
+    await fake.push(update)
+    await fake.push({"message": fake._message_from(5550003, {}, text="/start")})
+    await handled(running, 2)
+    await fake.wait_for(lambda: fake.sent(5550003))  # the next customer is served as usual
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+    assert fake.sent(10**40) == []
