@@ -61,7 +61,10 @@ class _PayPage:
 
     async def submit(self, request: web.Request) -> web.Response:
         payment = self._find(request)
-        outcome = (await request.post()).get("outcome")
+        try:
+            outcome = (await request.post()).get("outcome")
+        except ValueError:  # a form that is not one (bad bytes, bad encoding)
+            outcome = None
         if outcome not in ("pay", "fail"):
             raise web.HTTPBadRequest(text="outcome must be pay or fail")
         self._provider.act(payment, str(outcome))
