@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _page_size(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 100:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 100:
         raise argparse.ArgumentTypeError("a whole number from 1 to 100")
     return int(text)
 

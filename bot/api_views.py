@@ -64,7 +64,11 @@ def payment_json(payment: Payment, order_code: str) -> Json:
 
 def customer_json(customer: Customer) -> Json:
     chat = customer.channel_user_id
-    telegram = customer.channel == "telegram" and chat.lstrip("-").isdigit()
+    telegram = (
+        customer.channel == "telegram"
+        and chat.lstrip("-").isascii()
+        and chat.lstrip("-").isdigit()
+    )
     return {
         "name": customer.name,
         "phone": customer.phone,

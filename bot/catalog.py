@@ -84,7 +84,7 @@ def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
 
 
 def _csv_int(text: str, key: str) -> int:
-    if not text.lstrip("-").isdigit():
+    if not (text.isascii() and text.lstrip("-").isdigit()):
         raise ConfigError(key, f"expected a whole number, got {text!r}")
     return int(text)
 

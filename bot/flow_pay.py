@@ -107,7 +107,7 @@ def show_methods(state: State, ctx: Ctx, code: str, problem: str = "") -> Step:
 
 
 def check(state: State, ctx: Ctx, arg: str) -> Step:
-    if not arg.isdigit():
+    if not (arg.isascii() and arg.isdigit()):  # "1²" is digits to isdigit, not to int
         return menu_step(state, ctx)
     return Step(state, (), (CheckStatus(int(arg)),))
 

@@ -61,7 +61,8 @@ def category_page(state: State, ctx: Ctx, arg: str) -> Step:
     token, _, page_text = arg.rpartition(":")
     key = next((s.key for s in ctx.sections if sku_token(s.key) == token), "")
     items = ctx.in_section(key)
-    page = int(page_text) if page_text.isdigit() else 0
+    # ASCII digits only: "²".isdigit() is True, and int("²") raises
+    page = int(page_text) if page_text.isascii() and page_text.isdigit() else 0
     shown = items[page * PAGE : (page + 1) * PAGE]
     if not shown:
         return categories(state, ctx)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from bot.replies import Reply
+from payments.orders import CROCKFORD
 
 STAGES: Final = frozenset(
     {
@@ -118,8 +119,19 @@ class Tap:
 
     @classmethod
     def parse(cls, choice_id: str) -> Tap:
+        """Button data can be edited by a client: an order verb with anything but an order
+        code becomes a tap nobody handles, which step answers with a fresh menu."""
         verb, _, arg = choice_id.partition(":")
+        if verb in ORDER_VERBS and not is_order_code(arg):
+            return cls("stale", "")
         return cls(verb, arg)
+
+
+ORDER_VERBS: Final = frozenset({"ord", "chg", "repay", "cxl", "cxly"})
+
+
+def is_order_code(text: str) -> bool:
+    return len(text) == 6 and all(c in CROCKFORD for c in text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,10 @@ COLUMNS: Final = (
 )  # fmt: skip
 
 
+FIRST_DAY: Final = date(2000, 1, 1)  # before any shop's first order
+LAST_DAY: Final = date(9998, 12, 31)  # its next day, in any zone, is still a date
+
+
 def parse_day(text: str, today: date) -> date | None:
     """`2026-11-22`, `today` or `yesterday` (also in Indonesian and Swahili); None if neither."""
     word = text.strip().lower()
@@ -41,9 +45,10 @@ def parse_day(text: str, today: date) -> date | None:
     if word in ("yesterday", "kemarin", "jana"):
         return today - timedelta(days=1)
     try:
-        return date.fromisoformat(word)
+        day = date.fromisoformat(word)
     except ValueError:
         return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None  # the ends of the calendar overflow
 
 
 def day_range(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
@@ -200,4 +205,9 @@ def _cell(value: Any) -> Any:
 
 
 def _e164(value: str) -> bool:
-    return value.startswith("+") and value[1:].isdigit() and 6 <= len(value) <= 16
+    return (
+        value.startswith("+")
+        and value[1:].isascii()
+        and value[1:].isdigit()
+        and 6 <= len(value) <= 16
+    )

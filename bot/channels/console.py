@@ -82,7 +82,7 @@ class ConsoleChat:
         if not text:
             return None
         self.counter += 1
-        if text.isdigit() and 1 <= int(text) <= len(self.choices):
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.choices):
             return self._event("tap", choice_id=self.choices[int(text) - 1].id)
         if text.startswith("/") and len(text) > 1:
             command, _, args = text[1:].partition(" ")

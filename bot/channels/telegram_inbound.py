@@ -93,7 +93,7 @@ def _for_another_bot(text: str, bot_username: str) -> bool:
 
 
 def e164(number: str) -> str:
-    digits = "".join(c for c in number if c.isdigit())
+    digits = "".join(c for c in number if c in "0123456789")
     return f"+{digits}" if digits else ""
 
 

@@ -149,3 +149,14 @@ def test_check_config_rejects_a_broken_file_in_one_line_with_exit_code_2(tmp_pat
 def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
     done = cli("--config", "nope.toml", "check-config", cwd=tmp_path)
     assert done.returncode == 2 and "nope.toml" in done.stderr and "not found" in done.stderr
+
+
+def test_a_day_at_the_end_of_the_calendar_is_no_day_for_stats() -> None:
+    from datetime import date
+
+    from bot.merchant_report import day_range, parse_day
+
+    today = date(2026, 11, 22)
+    assert parse_day("9999-12-31", today) is None and parse_day("0001-01-01", today) is None
+    last = parse_day("9998-12-31", today)
+    assert last is not None and day_range(last, last, "Asia/Jakarta")[1].year == 9999

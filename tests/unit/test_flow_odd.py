@@ -83,6 +83,12 @@ def test_an_unknown_command_gets_the_menu() -> None:
         "lang:fr",
         "chk:not-a-number",
         "zz:whatever",
+        # edited button data: digits to str.isdigit that int() refuses, odd codes, huge pages
+        "chk:1\u00b2",
+        "cat:coffee:\u00b2",
+        "cat:coffee:99999999999999999999999",
+        "ord:\u00c47K2Q9",
+        "ord:\u00b2\u00b2\u00b2\u00b2\u00b2\u00b2",
     ],
 )
 def test_a_stale_button_gets_a_fresh_menu_not_an_error(choice_id: str) -> None:
