@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_log import AccessLogger
 
 QUIET_WHEN_ACCEPTED = ("/callbacks/", "/telegram/webhook")
@@ -27,3 +28,24 @@ class QuietAccessLogger(AccessLogger):
         ):
             return
         super().log(request, response, time)
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse as an ERROR with a traceback; anyone can send
+    one, so it is one WARNING line instead (aiohttp has already answered it 400)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            first = str(error.message).strip().splitlines()[0] if error.message else ""
+            record.msg, record.args = "malformed HTTP request (%s): %.120s", (error.code, first)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install MalformedRequests once on aiohttp's server logger."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequests) for f in server.filters):
+        server.addFilter(MalformedRequests())

@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import api, metrics, notify
+from bot.access_log import quiet_malformed_requests
 from bot.catalog_cache import CatalogCache
 from bot.catalog_sync import sync_catalog
 from bot.config import Config
@@ -117,6 +118,7 @@ def shop_rules(config: Config) -> Shop:
 
 def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
+    quiet_malformed_requests()
     runtime = Runtime(config, clock)
     app[RUNTIME] = runtime
     app.cleanup_ctx.extend([database, http_session, gateways, callback_writer, scheduler])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -40,3 +42,21 @@ def test_refusals_and_other_routes_are_logged(path: str, status: int) -> None:
 def test_debug_logs_every_request() -> None:
     [line] = logged("/callbacks/sandbox", 200, logging.DEBUG)
     assert "/callbacks/sandbox" in line
+
+
+async def test_a_malformed_request_is_one_warning_line_without_a_traceback(
+    aiohttp_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.access_log import quiet_malformed_requests
+
+    quiet_malformed_requests()
+    server = await aiohttp_server(web.Application())
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readline(), 10)).split()[1] == b"400"
+        writer.close()
+        await asyncio.sleep(0.05)
+    mine = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [(r.levelname, r.exc_info) for r in mine] == [("WARNING", None)]
+    assert "malformed HTTP request (400)" in mine[0].getMessage()
