@@ -192,8 +192,10 @@ async def gateways(app: web.Application) -> AsyncIterator[None]:
 
 
 async def callback_writer(app: web.Application) -> AsyncIterator[None]:
-    yield
     runtime = app[RUNTIME]
+    if runtime.refused is not None:
+        runtime.refused.start()
+    yield
     for queue in (runtime.finder, runtime.batcher, runtime.refused):
         if queue is not None:
             await queue.close()  # what has queued is done before the database closes

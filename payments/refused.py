@@ -11,6 +11,7 @@ the verified callbacks' path; rows older than the retention are pruned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -30,9 +31,7 @@ PRUNE_EVERY: Final = 3600.0  # seconds
 # leaves the event loop to the verified callbacks. Gateways never send forgeries.
 CALM_PER_SECOND: Final = 20
 TARPIT: Final = 1.0
-LOG_PER_MINUTE: Final = (
-    60  # warning lines; a flood is counted in /metrics, not logged line by line
-)
+LOG_PER_MINUTE: Final = 60  # warning lines; a flood is counted in /metrics, not logged
 
 
 class RefusedCallbacks:
@@ -47,6 +46,7 @@ class RefusedCallbacks:
         self._uow, self._clock, self._keep_for, self._count = uow, clock, keep_for, on_count
         self._rows: dict[str, dict[str, Any]] = {}  # by dedupe key: a repeat is not kept twice
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self._pruned_at = float("-inf")
         self._minute, self._kept = "", 0
         self._second, self._this_second = 0, 0
@@ -68,8 +68,6 @@ class RefusedCallbacks:
         self._rows[key] = _row(gateway, outcome, body, key, now)
         self._count("kept")
         self._log(gateway, outcome, why)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="refused-callbacks")
 
     def pause(self) -> float:
         """How long the answer to one more refused callback should wait (see TARPIT)."""
@@ -85,16 +83,25 @@ class RefusedCallbacks:
         elif self._kept == LOG_PER_MINUTE + 1:
             log.warning("more refused callbacks this minute: see checkout_refused_callbacks")
 
+    def start(self) -> None:
+        """Write and prune in the background from now on: pruning runs also while nothing
+        is refused, so the retention holds after a flood has stopped."""
+        if self._task is None:
+            self._stop.clear()
+            self._task = asyncio.create_task(self._run(), name="refused-callbacks")
+
     async def close(self) -> None:
-        """Write what is buffered, then stop."""
+        """Let a write under way finish, write what is buffered, then stop."""
         if self._task is not None:
-            self._task.cancel()
+            self._stop.set()
+            await self._task
             self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_EVERY)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), FLUSH_EVERY)
             try:
                 await self.flush()
                 await self._prune()

@@ -63,9 +63,8 @@ async def apply_result(
         decision.messages,
         now,
     )
-    await store.payments.add_events(
-        [_event(before, result, decision.outcome, source, body, dedupe_key, now)]
-    )
+    item = BatchItem(before.gateway, result, body, dedupe_key, source)
+    await store.payments.add_events([_event(before, item, decision.outcome, now)])
     _log(before, result, decision, source)
     return Applied(decision.outcome, before.payment_id, decision.after.status)
 
@@ -114,10 +113,7 @@ async def apply_batch(
             seen.add(item.dedupe_key)
         current[snap.payment_id] = decision.after
         messages.extend(decision.messages)
-        event = _event(
-            snap, item.result, decision.outcome, item.source, item.body, item.dedupe_key, now
-        )
-        events.append(event | {"verified": item.verified})
+        events.append(_event(snap, item, decision.outcome, now))
         applied.append(Applied(decision.outcome, snap.payment_id, decision.after.status))
         _log(snap, item.result, decision, item.source)
     await _write(store, before, current, messages, now)
@@ -180,26 +176,18 @@ async def _write(
         await store.outbox.enqueue_many(messages)
 
 
-def _event(
-    snap: Snapshot,
-    result: PaymentResult,
-    outcome: Outcome,
-    source: str,
-    body: str | None,
-    dedupe_key: str | None,
-    now: datetime,
-) -> dict[str, Any]:
+def _event(snap: Snapshot, item: BatchItem, outcome: Outcome, now: datetime) -> dict[str, Any]:
     return {
         "payment_id": snap.payment_id,
         "gateway": snap.gateway,
-        "source": source,
+        "source": item.source,
         "reference": snap.reference,
-        "raw_status": result.raw_status,
-        "status": str(result.status),
+        "raw_status": item.result.raw_status,
+        "status": str(item.result.status),
         "outcome": str(outcome),
-        "verified": True,
-        "body": body,
-        "dedupe_key": dedupe_key if outcome in KEPT else None,
+        "verified": item.verified,
+        "body": item.body,
+        "dedupe_key": item.dedupe_key if outcome in KEPT else None,
         "created_at": now,
     }
 

@@ -173,3 +173,21 @@ async def test_a_flood_of_refusals_is_answered_slowly_past_the_calm_share(
     pauses = [refused.pause() for _ in range(CALM_PER_SECOND + 5)]
     assert set(pauses[: CALM_PER_SECOND // 2]) == {0.0}  # a second may turn during the loop
     assert pauses[-1] == TARPIT
+
+
+async def test_the_running_app_prunes_old_refused_callbacks_with_no_new_traffic(
+    running: Running,
+) -> None:
+    runtime = running.runtime
+    old = runtime.clock() - timedelta(seconds=runtime.config.callbacks.keep_refused + 60)
+    row = {"payment_id": None, "gateway": "sandbox", "source": "callback", "reference": None}
+    row |= {"raw_status": None, "status": None, "outcome": "rejected", "verified": False}
+    async with runtime.uow() as store:
+        await store.payments.add_events(
+            [row | {"body": "x", "dedupe_key": None, "created_at": old}]
+        )
+    for _ in range(100):  # the first prune comes one flush interval after start
+        if await query(running, select(func.count()).select_from(PaymentEvent)) == [(0,)]:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the old refused callback was not pruned")
