@@ -25,6 +25,7 @@ from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
 from bot.metrics import healthz
 from bot.scheduler import policy, scheduler
+from bot.server import read_body_in_time
 from payments import web as callback_web
 from payments.attempts import cancel_at_gateways, start_payment
 from payments.base import Gateway, MethodId
@@ -103,6 +104,7 @@ class Runtime:
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+MAX_BODY = 1024 * 1024  # every request body; the callback route and the API cut lower
 
 
 def shop_rules(config: Config) -> Shop:
@@ -117,7 +119,7 @@ def shop_rules(config: Config) -> Shop:
 
 
 def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY)
     quiet_malformed_requests()
     runtime = Runtime(config, clock)
     app[RUNTIME] = runtime
@@ -152,6 +154,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
 
         telegram.install(app, runtime)  # its cleanup context and POST /telegram/webhook
     notify.install(app, runtime)  # the outbox worker, last: it stops first
+    app.middlewares.append(read_body_in_time(config.server.read_timeout, MAX_BODY))
     return app
 
 

@@ -80,8 +80,8 @@ def startup_warnings(config: Config) -> list[str]:
 def run(config: Config, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.access_log import QuietAccessLogger
     from bot.app import create_app
+    from bot.server import handler_options
 
     for warning in startup_warnings(config):
         print(f"checkout-bot: WARNING: {warning}", file=sys.stderr)
@@ -89,7 +89,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         create_app(config),
         host=config.server.host,
         port=config.server.port,
-        access_log_class=QuietAccessLogger,
+        **handler_options(config.server.read_timeout),
         print=lambda text: print(text.replace("http://", f"{config.shop.name}: http://")),
     )
     return 0

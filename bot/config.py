@@ -49,6 +49,7 @@ class Server:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = field(default="http://127.0.0.1:8080", metadata=meta(URL))
+    read_timeout: int = field(default=15, metadata=meta(DURATION))  # bot/server.py
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,9 @@ async def run_demo(
     with tempfile.TemporaryDirectory(prefix="checkout-demo-") as tmp:
         demo_conf = demo_config(config, Path(tmp), auto_pay=not auto, language=language)
         app = create_app(demo_conf)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=demo_conf.server.read_timeout
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, "127.0.0.1", demo_conf.server.port)

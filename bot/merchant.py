@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MERCHANT_ONLY: Final = frozenset({"order", "ship", "stats", "export"})
 LIST_SIZE: Final = 10
+MAX_CODE: Final = 16  # order codes are 6; a longer "code" is not one
 STATUS_WORDS: Final = {
     **{str(s): str(s) for s in OrderStatus},
     "pending": "pending_payment", "unpaid": "pending_payment", "all": "",
@@ -167,9 +168,14 @@ def _order_line(desk: Desk, order: dict[str, Any]) -> str:
     return f"`{order['code']}` {desk.status(order['status'])} · {total} · {who}"
 
 
+def _looks_like_code(code: str) -> bool:
+    """What may be looked up: a typo gets "no such order", anything else the usage line."""
+    return 0 < len(code) <= MAX_CODE and code.isascii() and code.isalnum()
+
+
 async def show_order(desk: Desk, args: str) -> list[Reply]:
     code = args.split()[0] if args.split() else ""
-    if not code:
+    if not _looks_like_code(code):
         return [Reply(desk.t("Which order? For example: /order A7K2Q9"))]
     async with transaction(_reader(desk)) as session:
         order = await order_detail(session, code)
@@ -217,7 +223,7 @@ def _order_choices(desk: Desk, order: dict[str, Any]) -> tuple[Choice, ...]:
 
 async def ship(desk: Desk, args: str) -> list[Reply]:
     code, _, tracking = args.partition(" ")
-    if not code:
+    if not _looks_like_code(code):
         return [Reply(desk.t("Which order? For example: /ship A7K2Q9 JNE123456"))]
     runtime = desk.runtime
     async with runtime.uow() as store:
@@ -237,13 +243,14 @@ async def ask_cancel(desk: Desk, code: str) -> list[Reply]:
 
 async def cancel(desk: Desk, args: str) -> list[Reply]:
     code, _, reason = args.partition(" ")
-    if not code:
+    if not _looks_like_code(code):
         return [Reply(desk.t("Which order? For example: /cancel A7K2Q9 out of stock"))]
     runtime = desk.runtime
     async with runtime.uow() as store:
         before = await store.orders.lock_by_code(code)
         was_paid = before is not None and before.status == OrderStatus.PAID
-        cancelled = await cancel_order(store, code, now=runtime.clock(), reason=reason.strip())
+        reason = reason.strip()[:200]
+        cancelled = await cancel_order(store, code, now=runtime.clock(), reason=reason)
         order = cancelled.order
         total, currency = order.total, order.currency
     await runtime.cancel_at_gateways(cancelled.attempts)
@@ -306,6 +313,8 @@ def _reader(desk: Desk) -> Any:
 
 
 async def _tap_cancel(desk: Desk, code: str) -> list[Reply]:
+    if not _looks_like_code(code.strip()):
+        return await show_help(desk, "")
     return await ask_cancel(desk, code.strip())
 
 

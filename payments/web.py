@@ -79,16 +79,13 @@ async def handle_callback(request: web.Request) -> web.Response:
 
 
 async def _read_limited(request: web.Request) -> bytes | None:
-    """The whole body, however many segments it came in; None when it passes MAX_BODY."""
+    """The whole body, however many segments it came in; None when it passes MAX_BODY.
+
+    The app has read it already, under its read timeout (bot/server.py)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
-    chunks, size = [], 0
-    while chunk := await request.content.read(MAX_BODY + 1 - size):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-    return b"".join(chunks)
+    body = await request.read()
+    return body if len(body) <= MAX_BODY else None
 
 
 async def _handle(

@@ -203,3 +203,16 @@ async def test_a_customer_cannot_reach_the_merchant_commands(
         assert "staf" in reply.text
     await customer.tap_data(f"ms:{code}")
     assert await rows(running, select(Order.status)) == [("pending_payment",)]
+
+
+@pytest.mark.parametrize("said", ["/order ../../x", "/ship A7K2Q9\u00b2", "/cancel " + "A" * 40])
+async def test_a_command_argument_that_is_no_order_code_gets_the_usage_line(
+    boss: TgUser, said: str
+) -> None:
+    [reply] = await boss.say(said)
+    assert said.split()[0] + " A7K2Q9" in reply.text, reply.text  # "For example: /ship A7K2Q9"
+
+
+async def test_an_edited_cancel_button_gets_the_command_list(boss: TgUser) -> None:
+    [reply] = await boss.tap_data("mc:" + "x" * 30)
+    assert "/export" in reply.text
