@@ -147,8 +147,9 @@ def routes(
     sandbox = [sandbox_callback(r, a)[0] for r, a in refs["sandbox"]]
     midtrans = [midtrans_fake.notification(r, amount=a) for r, a in refs["midtrans"]]
     ipaymu = [
-        json.dumps({"reference_id": r, "trx_id": 1, "status_code": 1}).encode()
+        json.dumps({"reference_id": r, "trx_id": 1, "status_code": status}).encode()
         for r in refs["ipaymu"]
+        for status in (1, "1\udfff")  # the second: the freeze reproducer of issue 11
     ]
     update = [
         json.dumps(
@@ -187,6 +188,21 @@ def routes(
         "sandbox pay": (f"POST /sandbox/pay/{ref}", maker([b"outcome=pay"], {})),
         "healthz": ("GET /healthz", maker([b""], {})),
     }
+
+
+async def healthz_latencies(port: int, done: asyncio.Event) -> list[float]:
+    """GET /healthz every 50 ms on its own connection while a route is fuzzed: is anything
+    holding the service (the database's write lock, the event loop)? Milliseconds each."""
+    waits: list[float] = []
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        while not done.is_set():
+            started = loop.time()
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                await resp.read()
+            waits.append((loop.time() - started) * 1000)
+            await asyncio.sleep(0.05)
+    return waits
 
 
 def rss_kib(pid: int) -> int:
@@ -230,21 +246,27 @@ async def fuzz_server(
 ) -> int:
     """Every route in turn; prints a line each and returns the number of 5xx."""
     rss_before, failed = rss_kib(pid), 0
-    print(f"{'route':<18} {'inputs':>7} {'2xx':>7} {'3xx':>5} {'4xx':>7} {'5xx':>5}  other")
+    head = f"{'route':<18} {'inputs':>7} {'2xx':>7} {'3xx':>5} {'4xx':>7} {'5xx':>5}"
+    print(f"{head}  healthz p50/max ms  other")
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
         for i, (label, (target, make)) in enumerate(routes(refs, fake).items()):
             method, path = target.split(" ", 1)
             url = f"http://127.0.0.1:{port}{path}"
+            done = asyncio.Event()
+            health = asyncio.create_task(healthz_latencies(port, done))
             tally = await fuzz_route(
                 http, method, url, make, inputs=args.inputs, seed=args.seed + i,
                 concurrency=args.concurrency,
             )  # fmt: skip
+            done.set()
+            waits = sorted(await health)
             c = tally.classes
             other = {k: v for k, v in c.items() if not k.endswith("xx")} or ""
             counts = f"{c['2xx']:>7} {c['3xx']:>5} {c['4xx']:>7} {c['5xx']:>5}"
-            print(f"{label:<18} {args.inputs:>7} {counts}  {other}")
+            liveness = f"{waits[len(waits) // 2]:>8.1f} {waits[-1]:>8.1f}" if waits else " " * 17
+            print(f"{label:<18} {args.inputs:>7} {counts}  {liveness}  {other}")
             for error in tally.errors:
                 print(f"    5xx: {error}")
             failed += tally.server_errors
