@@ -8,7 +8,7 @@ surrogates, other payments' ids), deep JSON, huge numbers and odd headers. The e
 (`hostile`, `fuzz_route`) also runs in CI on a few hundred inputs (tests/integration/
 test_fuzz_short.py). Loopback only, bounded in count.
 
-    python bench/fuzz.py [--inputs 20000] [--seed 1] [--concurrency 200]
+    python bench/fuzz.py [--inputs 20000] [--seed 1] [--concurrency 200] [--route LABEL]
 
 Refused callbacks past 20 a second are answered after a second (payments/refused.py), so the
 callback routes go at about `concurrency` inputs a second: raise it for big runs.
@@ -252,6 +252,8 @@ async def fuzz_server(
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
         for i, (label, (target, make)) in enumerate(routes(refs, fake).items()):
+            if args.route and label not in args.route:
+                continue
             method, path = target.split(" ", 1)
             url = f"http://127.0.0.1:{port}{path}"
             done = asyncio.Event()
@@ -310,6 +312,7 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=2000, help="inputs per route")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--route", action="append", help="only this route (by its label)")
     sys.exit(asyncio.run(main_async(parser.parse_args())))
 
 
