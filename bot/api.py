@@ -23,12 +23,11 @@ from bot.api_errors import ApiError
 from bot.api_guard import API, ApiState, guard, read_body
 from bot.api_schema import MAX_ID, ORDER_CODE
 from bot.metrics import status_query
-from bot.scheduler import check_status
 from payments.reconcile import StatusCheck
 from storage.db import Sessions
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 Json = dict[str, Any]
 Work = Callable[[Any], Awaitable[web.Response]]
@@ -149,7 +148,8 @@ async def check_payment(request: web.Request) -> web.Response:
     runtime, payment_id = _runtime(request), _payment_id(request)
     gateway = (await _payment(runtime, payment_id))["gateway"]
     try:
-        check = await check_status(request.app, payment_id)
+        assert runtime.check_status is not None, "the scheduler's context has not started"
+        check = await runtime.check_status(payment_id)
     except LookupError:
         raise ApiError(404, "unknown_payment", f"There is no payment {payment_id}.") from None
     status_query(request.app, gateway, _outcome(check))

@@ -27,7 +27,7 @@ from payments.ports import PaymentRow
 from storage.models import Customer, utcnow
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 S = PaymentStatus

@@ -23,7 +23,7 @@ from bot.api_errors import ApiError, error_response
 from payments.base import GatewayUnavailable
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PREFIX: Final = "/api/"

@@ -133,8 +133,8 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from bot.app import utcnow
     from bot.gateways import build_gateways
+    from bot.runtime import utcnow
     from bot.scheduler import make_context
     from payments.reconcile import OnceReport
     from payments.reconcile import reconcile_once as once

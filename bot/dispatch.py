@@ -12,7 +12,6 @@ import logging
 from typing import Final
 
 from bot import chats, methods
-from bot.app import Runtime
 from bot.catalog_cache import CatalogStamp
 from bot.chats import Chat
 from bot.effects import run_effect
@@ -20,6 +19,7 @@ from bot.flow import step
 from bot.flow_ctx import Ctx, Profile, ShopInfo
 from bot.flow_types import Command, Event, Phone, State, Step, Tap, Text
 from bot.replies import Inbound, Reply
+from bot.runtime import Runtime
 from bot.texts import supported
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.app import Runtime
 from bot.chats import Chat, set_language
 from bot.flow_types import (
     CancelOrder,
@@ -39,6 +38,7 @@ from bot.flow_types import (
     StartPayment,
     StatusChecked,
 )
+from bot.runtime import Runtime
 from payments.base import (
     GatewayRejected,
     MethodId,

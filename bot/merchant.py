@@ -40,8 +40,8 @@ from payments.orders import OrderError, OrderStatus, cancel_order, ship_order
 from storage.db import transaction
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.config import Config
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MERCHANT_ONLY: Final = frozenset({"order", "ship", "stats", "export"})

@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.scheduler import scheduler_running
+from bot.instruments import Metrics
+from bot.runtime import METRICS, RUNTIME
 from payments.base import PaymentStatus
 from payments.orders import MESSAGE_CHANNELS
 from storage.db import Sessions
@@ -30,58 +31,6 @@ from storage.models import Outbox, Payment
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT: Final = 5.0  # seconds for the database to answer SELECT 1
-
-
-class Metrics:
-    """The app's instruments; names as operators and dashboards use them."""
-
-    def __init__(self) -> None:
-        self.registry = registry = CollectorRegistry()
-        self.callbacks = Counter(
-            "checkout_callbacks",
-            "Gateway callbacks answered, by gateway and result",
-            ["gateway", "result"],
-            registry=registry,
-        )
-        self.refused_callbacks = Counter(
-            "checkout_refused_callbacks",
-            "Refused callbacks by what became of them: kept, repeat, dropped",
-            ["outcome"],
-            registry=registry,
-        )
-        self.status_queries = Counter(
-            "checkout_status_queries",
-            "Status queries to gateways, by gateway and outcome",
-            ["gateway", "outcome"],
-            registry=registry,
-        )
-        self.outbox_send_failures = Counter(
-            "checkout_outbox_send_failures",
-            "Outbox messages whose sending failed (retried or given up), by channel",
-            ["channel"],
-            registry=registry,
-        )
-        self.chat_updates = Counter(
-            "checkout_chat_updates",
-            "Chat updates handled, by channel",
-            ["channel"],
-            registry=registry,
-        )
-        self.payments = Gauge(
-            "checkout_payments",
-            "Payments by status (database, at scrape time)",
-            ["status"],
-            registry=registry,
-        )
-        self.outbox_depth = Gauge(
-            "checkout_outbox_depth",
-            "Outbox messages not sent yet, by channel (database, at scrape time)",
-            ["channel"],
-            registry=registry,
-        )
-
-
-METRICS = web.AppKey("metrics", Metrics)
 
 
 def install(app: web.Application) -> Metrics:
@@ -139,8 +88,6 @@ async def scrape(request: web.Request) -> web.Response:
 
 
 def _sessions(app: web.Application) -> Sessions:
-    from bot.app import RUNTIME  # bot.app imports this module
-
     sessions = app[RUNTIME].read_sessions
     assert sessions is not None, "database not started"
     return sessions
@@ -166,11 +113,9 @@ async def _read_gauges(metrics: Metrics, sessions: Sessions) -> None:
 
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers and the scheduler runs (or is switched off); else 503."""
-    from bot.app import RUNTIME  # bot.app imports this module
-
     runtime = request.app[RUNTIME]
     database = await _database(runtime.sessions)
-    if scheduler_running(request.app):
+    if runtime.scheduler_running:
         scheduler = "running"
     else:
         scheduler = "stopped" if runtime.config.reconcile.enabled else "off"

@@ -35,8 +35,8 @@ from storage.models import utcnow
 from storage.outbox_repo import OutboxRepo, OutboxRow
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.config import Shop
+    from bot.runtime import Runtime
 
 __all__ = [
     "NO_LIMIT",

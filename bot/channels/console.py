@@ -16,9 +16,9 @@ import segno
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import Runtime
 from bot.notify import render_row
 from bot.replies import Choice, Inbound, Reply
+from bot.runtime import Runtime
 from payments.ports import Recipient
 from storage.db import transaction
 from storage.models import Outbox, utcnow

@@ -45,8 +45,8 @@ from bot.notify import OUTBOX, Pace, RetryLater, Undeliverable
 from bot.replies import Inbound, Reply
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.config import Telegram
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH: Final = "/telegram/webhook"

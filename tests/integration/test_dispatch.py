@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import chats
-from bot.app import Runtime
 from bot.dispatch import handle
 from bot.flow_types import State
 from bot.notices import render_notice
 from bot.replies import Inbound, Reply
+from bot.runtime import Runtime
 from storage.db import transaction
 from storage.models import Conversation, Customer, Order, Outbox, Payment, Product
 from tests.conftest import Running

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.app import Runtime
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
 from bot.flow_types import State
+from bot.runtime import Runtime
 from storage.models import Conversation
 from tests.conftest import free_port, make_config
 from tests.fakes.telegram import TOKEN, FakeBotAPI
