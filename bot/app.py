@@ -17,13 +17,15 @@ from datetime import datetime, timedelta
 import aiohttp
 from aiohttp import web
 
-from bot import api, metrics, notify
+from bot import metrics
 from bot.access_log import quiet_malformed_requests
-from bot.catalog_sync import sync_catalog
+from bot.api import routes as api
+from bot.catalog.sync import sync_catalog
 from bot.channels import telegram
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
 from bot.metrics import healthz
+from bot.notify import worker as notify
 from bot.runtime import RUNTIME, Runtime, utcnow
 from bot.scheduler import scheduler
 from payments import web as callback_web

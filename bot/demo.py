@@ -25,8 +25,8 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.channels.console import CHANNEL, ConsoleChat, ConsoleOutbox, render
 from bot.config import Config
-from bot.dispatch import handle
-from bot.replies import Reply
+from bot.conversation.replies import Reply
+from bot.dispatch.dispatcher import handle
 from bot.runtime import RUNTIME, Runtime
 from bot.texts import supported
 from payments.base import PaymentError

@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.catalog_cache import CatalogCache
+from bot.catalog.cache import CatalogCache
 from bot.config import Config
 from bot.instruments import Metrics
 from bot.policy import policy

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
-from bot.catalog_sync import sync_catalog
+from bot.catalog.sync import sync_catalog
 from bot.config import Config, load_config
 from bot.runtime import RUNTIME, Runtime
 from payments.orders import CartLine, Delivery, Shop, place_order

@@ -16,8 +16,8 @@ import segno
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notify import render_row
-from bot.replies import Choice, Inbound, Reply
+from bot.conversation.replies import Choice, Inbound, Reply
+from bot.notify.worker import render_row
 from bot.runtime import Runtime
 from payments.ports import Recipient
 from storage.db import transaction

@@ -4,7 +4,7 @@ PTB runs inside our aiohttp app: in webhook mode Telegram POSTs to /telegram/web
 secret-token header is checked in constant time, 403 otherwise) and the update goes on PTB's
 queue; in polling mode PTB's Updater long-polls getUpdates (a single instance only). Either
 way one PTB handler turns each update into an `Inbound`, asks the dispatcher (or, for the
-merchant chats, bot/merchant.py) and renders the replies (telegram_render.py).
+merchant chats, bot/merchant/desk.py) and renders the replies (telegram_render.py).
 
 Updates of one chat are handled one after another in the order they came; different chats
 in parallel. The conversation state is in the database, so a redelivered update (same
@@ -37,12 +37,14 @@ from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, TypeH
 from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import dispatch, merchant, texts
+from bot import texts
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_inbound import CHANNEL, read_update, tapped_message, to_inbound
 from bot.channels.telegram_render import How, TelegramRenderer
-from bot.notify import OUTBOX, Pace, RetryLater, Undeliverable
-from bot.replies import Inbound, Reply
+from bot.conversation.replies import Inbound, Reply
+from bot.dispatch import dispatcher as dispatch
+from bot.merchant import desk as merchant
+from bot.notify.worker import OUTBOX, Pace, RetryLater, Undeliverable
 
 if TYPE_CHECKING:
     from bot.config import Telegram
@@ -54,7 +56,7 @@ SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES: Final = ["message", "callback_query"]
 # The rate limiter keeps the per-group pace (20 a minute) and waits out 429s. Its overall
 # 30 a second is Telegram's bound for bulk notifications: the outbox keeps that pace itself
-# (bot/notify_pace.py), while answers to people who just wrote go out at once, as many as
+# (bot/notify/pace.py), while answers to people who just wrote go out at once, as many as
 # they write; should Telegram still say 429, the answer waits and is sent again.
 REPLY_RETRIES: Final = 3  # 429s a reply in the chat waits out
 # The outbox retries rows itself (after the 429's retry_after, with back-off), so its sends
@@ -75,7 +77,7 @@ PTB_LOGGERS: Final = (
     "httpcore",
     "bot.channels.telegram",
     "bot.channels.telegram_render",
-    "bot.notify",
+    "bot.notify.worker",
 )
 PTBApp = Application[Any, Any, Any, Any, Any, Any]
 

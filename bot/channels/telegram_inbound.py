@@ -16,7 +16,7 @@ from typing import Any, Final
 from telegram import Bot, Update
 
 from bot.channels.telegram_render import Tapped
-from bot.replies import Inbound
+from bot.conversation.replies import Inbound
 
 log = logging.getLogger(__name__)
 CHANNEL: Final = "telegram"

@@ -29,7 +29,7 @@ from telegram.error import BadRequest, NetworkError
 from telegram.ext import ExtBot
 
 from bot import texts
-from bot.replies import Reply
+from bot.conversation.replies import Reply
 
 log = logging.getLogger(__name__)
 

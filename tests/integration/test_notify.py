@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.notify import NO_LIMIT, OUTBOX, Pace, RetryLater, Undeliverable, register_sender
-from bot.replies import Reply
+from bot.conversation.replies import Reply
+from bot.notify.worker import NO_LIMIT, OUTBOX, Pace, RetryLater, Undeliverable, register_sender
 from payments.base import MethodId
 from payments.ports import Recipient
 from storage.db import transaction

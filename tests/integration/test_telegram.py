@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
-from bot.flow_types import State
+from bot.conversation.model import State
 from bot.runtime import Runtime
 from storage.models import Conversation
 from tests.conftest import free_port, make_config

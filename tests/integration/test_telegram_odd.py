@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.flow_types import State
+from bot.conversation.model import State
 from storage.models import Conversation, Customer, Order, Payment
 from tests.fakes.telegram import FakeBotAPI
 from tests.integration.telegramkit import (

@@ -9,7 +9,7 @@ from telegram import Update
 
 from bot.channels.telegram_inbound import e164, to_inbound
 from bot.channels.telegram_render import inline_keyboard, split_text, to_html
-from bot.replies import Choice, LinkButton, Reply
+from bot.conversation.replies import Choice, LinkButton, Reply
 
 
 @pytest.mark.parametrize(

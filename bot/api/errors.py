@@ -1,6 +1,6 @@
 """The API's one error shape: {"error": {"code", "message", "fields"?}}.
 
-Handlers raise ApiError; the guard in bot/api_guard.py turns it, and anything else that goes
+Handlers raise ApiError; the guard in bot/api/guard.py turns it, and anything else that goes
 wrong, into this shape, so a client never sees a stack trace or a bare HTML page.
 """
 

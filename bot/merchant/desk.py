@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from bot import texts
-from bot.api_views import order_detail, orders_page
-from bot.flow_common import MENU, ORDER_STATUS
-from bot.merchant_report import (
+from bot.api.views import order_detail, orders_page
+from bot.conversation.common import MENU, ORDER_STATUS
+from bot.conversation.replies import Choice, Inbound, Reply
+from bot.merchant.report import (
     EXPORT_DEFAULT_DAYS,
     day_range,
     day_stats,
     export_orders,
     parse_day,
 )
-from bot.replies import Choice, Inbound, Reply
 from payments.base import PaymentStatus
 from payments.orders import OrderError, OrderStatus, cancel_order, ship_order
 from storage.db import transaction

@@ -10,12 +10,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from bot import flow_checkout as checkout
-from bot.flow_checkout import method_choices
-from bot.flow_common import Voice, bold, join_lines, menu_step, say, voice
-from bot.flow_ctx import Ctx
-from bot.flow_instructions import action_choices, instructions
-from bot.flow_types import (
+from bot.conversation import checkout
+from bot.conversation.checkout import method_choices
+from bot.conversation.common import Voice, bold, join_lines, menu_step, say, voice
+from bot.conversation.ctx import Ctx
+from bot.conversation.instructions import action_choices, instructions
+from bot.conversation.model import (
     CancelOrder,
     CancelRejected,
     CheckStatus,
@@ -32,7 +32,7 @@ from bot.flow_types import (
     StatusChecked,
     Step,
 )
-from bot.replies import Choice, Reply
+from bot.conversation.replies import Choice, Reply
 from bot.texts import N_
 
 LIVE: Final = frozenset({"pending", "processing"})

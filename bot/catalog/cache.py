@@ -4,7 +4,7 @@ Every inbound event needs the catalog (`Ctx.items`), and loading it cost more th
 the event's reads together. The copy kept here is used again while both hold:
 
 - its stamp (the newest `products.updated_at` and the number of products) equals the stamp
-  the event read along with its conversation row (bot/chats.py), so a sale, a restock, a
+  the event read along with its conversation row (bot/dispatch/chats.py), so a sale, a restock, a
   deactivation or an import seen by that read, from this process or any other, reloads it;
 - it is younger than `TTL`: for what the stamp cannot see (a category renamed by an import,
   a product edited by hand in SQL without touching `updated_at`, clocks of two instances
@@ -26,7 +26,7 @@ from typing import Final
 
 from sqlalchemy import ColumnElement, bindparam, func, or_, select
 
-from bot.flow_ctx import Item, Section
+from bot.conversation.ctx import Item, Section
 from storage.db import Sessions, core_transaction
 from storage.models import Category, Product
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.notices import MerchantOrder, OrderLine
+from bot.notify.notices import MerchantOrder, OrderLine
 from storage.models import Customer, Order, OrderItem
 
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Final
 
 from bot import texts
-from bot.flow_ctx import Ctx, Item
-from bot.flow_types import State, Step
-from bot.replies import Choice, Reply
+from bot.conversation.ctx import Ctx, Item
+from bot.conversation.model import State, Step
+from bot.conversation.replies import Choice, Reply
 from bot.texts import N_
 
 LABEL_MAX: Final = 20

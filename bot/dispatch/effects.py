@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.chats import Chat, set_language
-from bot.flow_types import (
+from bot.conversation.model import (
     CancelOrder,
     CancelRejected,
     CheckStatus,
@@ -38,6 +37,7 @@ from bot.flow_types import (
     StartPayment,
     StatusChecked,
 )
+from bot.dispatch.chats import Chat, set_language
 from bot.runtime import Runtime
 from payments.base import (
     GatewayRejected,

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Final
 
 from bot import methods
-from bot.flow_common import Voice, bold, join_lines
-from bot.flow_types import PaymentView
-from bot.replies import Choice, Image, LinkButton, Reply
+from bot.conversation.common import Voice, bold, join_lines
+from bot.conversation.model import PaymentView
+from bot.conversation.replies import Choice, Image, LinkButton, Reply
 from payments.qris import render_png
 
 

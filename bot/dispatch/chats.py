@@ -1,7 +1,7 @@
 """The database side of a chat: its customer and its conversation row.
 
 An inbound event starts from one SELECT (customer, conversation state and version, and the
-catalog's stamp for bot/catalog_cache.py) on the reader, and ends with one UPDATE, both Core
+catalog's stamp for bot/catalog/cache.py) on the reader, and ends with one UPDATE, both Core
 statements built once: this is the chat's hot path. Conversation state is saved with a
 compare-and-set on `version`, so two updates for one chat (a double tap, two instances) can
 never overwrite each other: the loser reads again and re-steps. (A candidate for
@@ -17,8 +17,8 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.catalog_cache import STAMP_COLUMNS, CatalogStamp
-from bot.flow_types import State
+from bot.catalog.cache import STAMP_COLUMNS, CatalogStamp
+from bot.conversation.model import State
 from storage.db import Sessions, one_statement, transaction
 from storage.models import Conversation, Customer, utcnow
 

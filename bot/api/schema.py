@@ -1,7 +1,7 @@
 """The shapes of the HTTP API's requests and answers, as JSON Schema (OpenAPI 3.1).
 
-The request-body schemas here are also what bot/api_input.py checks bodies against, so the
-document (bot/api_document.py) and the implementation cannot disagree about what a valid
+The request-body schemas here are also what bot/api/input.py checks bodies against, so the
+document (bot/api/document.py) and the implementation cannot disagree about what a valid
 request is. The test suite runs schemathesis against the running app to hold the answers to
 these shapes as well.
 """
@@ -46,7 +46,7 @@ TIME: Final = {"type": "string", "format": "date-time"}
 NAMES: Final = {"type": "object", "additionalProperties": {"type": "string"}}
 MONEY: Final = {"type": "integer", "description": "in the currency's minor units"}
 
-# ---- request bodies: bot/api_input.py validates against these ------------------------------
+# ---- request bodies: bot/api/input.py validates against these ------------------------------
 
 ITEM_INPUT: Final = _obj(
     {

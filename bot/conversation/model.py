@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Final
 
-from bot.replies import Reply
+from bot.conversation.replies import Reply
 from payments.orders import CROCKFORD
 
 STAGES: Final = frozenset(

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from bot import chats, methods
-from bot.catalog_cache import CatalogStamp
-from bot.chats import Chat
-from bot.effects import run_effect
-from bot.flow import step
-from bot.flow_ctx import Ctx, Profile, ShopInfo
-from bot.flow_types import Command, Event, Phone, State, Step, Tap, Text
-from bot.replies import Inbound, Reply
+from bot import methods
+from bot.catalog.cache import CatalogStamp
+from bot.conversation.ctx import Ctx, Profile, ShopInfo
+from bot.conversation.flow import step
+from bot.conversation.model import Command, Event, Phone, State, Step, Tap, Text
+from bot.conversation.replies import Inbound, Reply
+from bot.dispatch import chats
+from bot.dispatch.chats import Chat
+from bot.dispatch.effects import run_effect
 from bot.runtime import Runtime
 from bot.texts import supported
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
-from bot.flow_common import (
+from bot.conversation.common import (
     Voice,
     bold,
     find_item,
@@ -21,10 +21,10 @@ from bot.flow_common import (
     user_text,
     voice,
 )
-from bot.flow_ctx import Ctx, Item
-from bot.flow_parse import Wanted, parse_order
-from bot.flow_types import CartLine, State, Step
-from bot.replies import Choice, Image, Reply
+from bot.conversation.ctx import Ctx, Item
+from bot.conversation.model import CartLine, State, Step
+from bot.conversation.parse import Wanted, parse_order
+from bot.conversation.replies import Choice, Image, Reply
 from payments.orders import MAX_QUANTITY
 
 PAGE: Final = 8

@@ -1,7 +1,7 @@
 """Channel-neutral messages in and out; each channel renders them within its own limits.
 
-The conversation engine (bot/flow.py) only ever produces `Reply` values and only ever reads
-`Inbound` values, so Telegram, WhatsApp and the terminal demo share one conversation.
+The conversation engine (bot/conversation/flow.py) only ever produces `Reply` values and only
+ever reads `Inbound` values, so Telegram, WhatsApp and the terminal demo share one conversation.
 """
 
 from __future__ import annotations

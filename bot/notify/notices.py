@@ -1,9 +1,10 @@
 """Outbox notifications as messages: what the customer or merchant reads, in their language.
 
 The outbox rows are written by the payment and order use cases and the reconciler; the outbox
-worker (bot/notify.py) and the terminal demo render them here. Buttons use the same choice ids
-as the conversation (bot/flow.py), so a tap on a notice lands in the chat's flow. A kind we do
-not know, or a payload missing a key, still renders: generically, from the payload's keys.
+worker (bot/notify/worker.py) and the terminal demo render them here. Buttons use the same
+choice ids as the conversation (bot/conversation/flow.py), so a tap on a notice lands in the
+chat's flow. A kind we do not know, or a payload missing a key, still renders: generically,
+from the payload's keys.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from bot import methods, texts
-from bot.flow_common import LABEL_MAX, shorten, user_text
-from bot.replies import Choice, Reply
+from bot.conversation.common import LABEL_MAX, shorten, user_text
+from bot.conversation.replies import Choice, Reply
 from bot.texts import N_
 
 
@@ -28,7 +29,7 @@ class OrderLine:
 
 @dataclass(frozen=True, slots=True)
 class MerchantOrder:
-    """What a paid-order notice shows beyond its payload; bot/notice_data.py loads it."""
+    """What a paid-order notice shows beyond its payload; bot/notify/notice_data.py loads it."""
 
     lines: tuple[OrderLine, ...]
     shipping: int

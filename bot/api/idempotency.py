@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api_errors import ApiError
+from bot.api.errors import ApiError
 from storage.db import Sessions, transaction
 from storage.models import IdempotencyKey
 

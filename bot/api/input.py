@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
-from bot import api_schema as doc
-from bot.api_errors import ApiError, Problem, invalid
+from bot.api import schema as doc
+from bot.api.errors import ApiError, Problem, invalid
 from bot.config import Shop
-from bot.flow_checkout import normalize_phone
+from bot.conversation.checkout import normalize_phone
 from payments.base import MethodId
 from payments.orders import CartLine, Delivery, OrderStatus
 

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api_errors import ApiError, Problem
-from bot.api_input import NewCustomer, NewOrder
+from bot.api.errors import ApiError, Problem
+from bot.api.input import NewCustomer, NewOrder
 from bot.methods import fits
 from payments.base import (
     GatewayRejected,

@@ -1,9 +1,9 @@
 """The HTTP API for merchants and integrations (DESIGN section 4): JSON under /api/.
 
-Handlers are thin: read and check the request (bot/api_input.py), act through the same use
-cases as the chat (bot/api_actions.py), answer with the shared views (bot/api_views.py).
-bot/api_guard.py stands in front of all of them (token, rate limit, error shape); the
-OpenAPI document is bot/api_document.py over the shapes in bot/api_schema.py.
+Handlers are thin: read and check the request (bot/api/input.py), act through the same use
+cases as the chat (bot/api/actions.py), answer with the shared views (bot/api/views.py).
+bot/api/guard.py stands in front of all of them (token, rate limit, error shape); the
+OpenAPI document is bot/api/document.py over the shapes in bot/api/schema.py.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot import api_actions as actions
-from bot import api_idempotency as idempotency
-from bot import api_input as read
-from bot import api_views as views
-from bot.api_document import openapi_document
-from bot.api_errors import ApiError
-from bot.api_guard import API, ApiState, guard, read_body
-from bot.api_schema import MAX_ID, ORDER_CODE
+from bot.api import actions, idempotency, views
+from bot.api import input as read
+from bot.api.document import openapi_document
+from bot.api.errors import ApiError
+from bot.api.guard import API, ApiState, guard, read_body
+from bot.api.schema import MAX_ID, ORDER_CODE
 from bot.metrics import status_query
 from payments.reconcile import StatusCheck
 from storage.db import Sessions

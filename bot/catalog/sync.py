@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog import Catalog, ProductSpec
+from bot.catalog.spec import Catalog, ProductSpec
 from storage.models import Category, Product
 
 

@@ -8,13 +8,10 @@ A button that no longer fits the conversation gets a fresh menu, never an error.
 
 from __future__ import annotations
 
-from bot import flow_checkout as checkout
-from bot import flow_pay as pay
-from bot import flow_shop as shop
-from bot.flow_common import bold, menu_step, say, voice
-from bot.flow_ctx import Ctx
-from bot.flow_parse import MAX_TEXT, claims_paid, is_greeting, is_no, is_yes, words
-from bot.flow_types import (
+from bot.conversation import checkout, pay, shop
+from bot.conversation.common import bold, menu_step, say, voice
+from bot.conversation.ctx import Ctx
+from bot.conversation.model import (
     CancelRejected,
     Command,
     Event,
@@ -34,7 +31,8 @@ from bot.flow_types import (
     Tap,
     Text,
 )
-from bot.replies import Reply
+from bot.conversation.parse import MAX_TEXT, claims_paid, is_greeting, is_no, is_yes, words
+from bot.conversation.replies import Reply
 from bot.texts import LANGUAGE_NAMES, supported
 
 CHECKOUT_STAGES = frozenset({"confirm_add", "ask_name", "ask_phone", "ask_address", "summary"})

@@ -1,11 +1,11 @@
 """The OpenAPI 3.1 document of the HTTP API, served (without a token) at /api/openapi.json:
-its operations, parameters, error answers and links; the shapes are in bot/api_schema.py."""
+its operations, parameters, error answers and links; the shapes are in bot/api/schema.py."""
 
 from __future__ import annotations
 
 from typing import Final
 
-from bot.api_schema import (
+from bot.api.schema import (
     IDEMPOTENCY_KEY,
     MAX_ID,
     MAX_PAGE,

@@ -13,11 +13,18 @@ from typing import Final
 import phonenumbers
 
 from bot import methods
-from bot.flow_common import Voice, bold, menu_step, say, shorten, user_text, voice
-from bot.flow_ctx import Ctx
-from bot.flow_shop import show_cart, total
-from bot.flow_types import OrderPlaced, OrderRejected, PlaceOrder, StartPayment, State, Step
-from bot.replies import Choice, Reply
+from bot.conversation.common import Voice, bold, menu_step, say, shorten, user_text, voice
+from bot.conversation.ctx import Ctx
+from bot.conversation.model import (
+    OrderPlaced,
+    OrderRejected,
+    PlaceOrder,
+    StartPayment,
+    State,
+    Step,
+)
+from bot.conversation.replies import Choice, Reply
+from bot.conversation.shop import show_cart, total
 from bot.texts import N_
 
 NAME_MAX: Final = 100

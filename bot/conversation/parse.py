@@ -15,7 +15,7 @@ from typing import Final
 
 from rapidfuzz import fuzz
 
-from bot.flow_ctx import Item
+from bot.conversation.ctx import Item
 
 MAX_TEXT: Final = 600  # longer messages are not read as orders
 MAX_PARTS: Final = 12

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notice_data import load_notice_extra
-from bot.notices import render_notice
-from bot.notify_pace import NO_LIMIT, Pace, Pacer
-from bot.replies import Reply
+from bot.conversation.replies import Reply
+from bot.notify.notice_data import load_notice_extra
+from bot.notify.notices import render_notice
+from bot.notify.pace import NO_LIMIT, Pace, Pacer
 from storage.db import Sessions, transaction
 from storage.models import utcnow
 from storage.outbox_repo import OutboxRepo, OutboxRow

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
-from bot.api_errors import ApiError, error_response
+from bot.api.errors import ApiError, error_response
 from payments.base import GatewayUnavailable
 
 if TYPE_CHECKING:
