@@ -7,7 +7,7 @@ editMessageText, ...) reaches it. Time from update to reply = that moment minus 
 update was due. Simulated customers walk the shop (start, catalog, category, add, +1, a typed
 order, yes, cart) one update at a time; every update loads and saves the conversation.
 
-The echo bot is the floor: PTB with the same transport (bot/channels/telegram_http.py) behind
+The echo bot is the floor: PTB with the same transport (bot/channels/telegram/transport.py) behind
 the same kind of aiohttp webhook route, answering each update with one sendMessage (and each
 tap with answerCallbackQuery), no storage.
 
@@ -69,7 +69,7 @@ def serve_echo(port: int, api_url: str) -> None:
     from telegram import Update
     from telegram.ext import Application, TypeHandler
 
-    from bot.channels.telegram_http import AiohttpRequest  # the same transport as the app
+    from bot.channels.telegram.transport import AiohttpRequest  # the same transport as the app
 
     async def echo(update: Update, _: Any) -> None:
         chat = update.effective_chat

@@ -10,6 +10,7 @@ and stop the same way.
 from __future__ import annotations
 
 import html
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from bot import metrics
 from bot.access_log import quiet_malformed_requests
 from bot.api import routes as api
 from bot.catalog.sync import sync_catalog
-from bot.channels import telegram
+from bot.channels import CHANNELS
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
 from bot.metrics import healthz
@@ -67,8 +68,8 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
         runtime.sandbox.add_routes(app, "/sandbox")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/return", returned)
-    if config.telegram.enabled:
-        telegram.install(app, runtime)  # its cleanup context and POST /telegram/webhook
+    for channel in CHANNELS:  # each decides from its config section whether it runs
+        importlib.import_module(f"bot.channels.{channel}.install").install(app, runtime)
     notify.install(app, runtime)  # the outbox worker, last: it stops first
     return app
 

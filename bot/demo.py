@@ -23,7 +23,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.channels.console import CHANNEL, ConsoleChat, ConsoleOutbox, render
+from bot.channels.console.inbound import CHANNEL, ConsoleChat
+from bot.channels.console.render import render
+from bot.channels.console.sender import ConsoleOutbox
 from bot.config import Config
 from bot.conversation.replies import Reply
 from bot.dispatch.dispatcher import handle

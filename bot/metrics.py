@@ -34,7 +34,8 @@ HEALTH_TIMEOUT: Final = 5.0  # seconds for the database to answer SELECT 1
 
 
 def install(app: web.Application) -> Metrics:
-    metrics = app[METRICS] = Metrics()
+    """The runtime's instruments under app[METRICS], and GET /metrics."""
+    metrics = app[METRICS] = app[RUNTIME].metrics
     app.router.add_get("/metrics", scrape)
     return metrics
 

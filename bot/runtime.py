@@ -10,14 +10,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.catalog.cache import CatalogCache
+from bot.channels import Channel
 from bot.config import Config
 from bot.instruments import Metrics
+from bot.notify.sender import Sender
 from bot.policy import policy
 from payments.attempts import cancel_at_gateways, start_payment
 from payments.base import Gateway, MethodId
@@ -33,6 +36,16 @@ from storage.repo import SqlStore, store_transaction
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class Outbox(Protocol):
+    """What the channels see of the outbox worker (bot/notify/worker.py)."""
+
+    def register(self, sender: Sender) -> None: ...
+
+    def unregister(self, channel: str) -> None: ...
+
+    async def flush(self) -> None: ...
 
 
 @dataclass
@@ -57,6 +70,8 @@ class Runtime:
     reconciler: Reconciler | None = None
     jobs: AsyncIOScheduler | None = None  # None while `[reconcile] enabled = false`
     catalog: CatalogCache = field(default_factory=CatalogCache)  # what the chat sells
+    metrics: Metrics = field(default_factory=Metrics)  # served by bot/metrics.py
+    outbox: Outbox | None = None  # set by bot/notify/worker.py install()
 
     def uow(self) -> AbstractAsyncContextManager[SqlStore]:
         assert self.sessions is not None, "database not started"
@@ -102,8 +117,10 @@ class Runtime:
 
 
 def shop_rules(config: Config) -> Shop:
-    merchants = tuple(Recipient("telegram", str(c)) for c in config.telegram.merchant_chat_ids)
-    merchants += tuple(Recipient("whatsapp", n) for n in config.whatsapp.merchant_numbers)
+    merchants = tuple(
+        Recipient(Channel.TELEGRAM, str(c)) for c in config.telegram.merchant_chat_ids
+    )
+    merchants += tuple(Recipient(Channel.WHATSAPP, n) for n in config.whatsapp.merchant_numbers)
     return Shop(
         currency=config.shop.currency,
         shipping_fee=config.shop.shipping_fee,

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from bot.api import schema as doc
 from bot.api.errors import ApiError, Problem, invalid
+from bot.channels import Channel
 from bot.config import Shop
 from bot.conversation.checkout import normalize_phone
 from payments.base import MethodId
@@ -187,9 +188,9 @@ def _customer(data: dict[str, Any], shop: Shop, problems: list[Problem]) -> NewC
         problems.append(Problem("customer.whatsapp_id", "give telegram_chat_id or this, not both"))
     channel, address = "api", phone
     if chat_id is not None:
-        channel, address = "telegram", str(int(chat_id))
+        channel, address = Channel.TELEGRAM, str(int(chat_id))
     elif wa_id is not None:
-        channel, address = "whatsapp", wa_id
+        channel, address = Channel.WHATSAPP, wa_id
     email = (data.get("email") or "").strip() or None
     return NewCustomer(name, phone, email, language, channel, address)
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels import Channel
 from storage.models import Customer, Order, OrderItem, Payment, PaymentEvent, Product
 
 Json = dict[str, Any]
@@ -65,7 +66,7 @@ def payment_json(payment: Payment, order_code: str) -> Json:
 def customer_json(customer: Customer) -> Json:
     chat = customer.channel_user_id
     telegram = (
-        customer.channel == "telegram"
+        customer.channel == Channel.TELEGRAM
         and chat.lstrip("-").isascii()
         and chat.lstrip("-").isdigit()
     )
@@ -74,7 +75,7 @@ def customer_json(customer: Customer) -> Json:
         "phone": customer.phone,
         "email": customer.email,
         "telegram_chat_id": int(chat) if telegram else None,
-        "whatsapp_id": chat if customer.channel == "whatsapp" else None,
+        "whatsapp_id": chat if customer.channel == Channel.WHATSAPP else None,
         "language": customer.language,
     }
 

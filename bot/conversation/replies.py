@@ -56,7 +56,7 @@ class Reply:
 class Inbound:
     """One thing a person did in a chat, as every channel reports it."""
 
-    channel: Literal["telegram", "whatsapp", "console"]
+    channel: str  # a name from bot/channels/__init__.py Channel
     chat_id: str  # where to answer, and the conversation's key
     kind: Literal["text", "tap", "phone", "command"]
     text: str = ""  # the text, or the command's arguments

@@ -7,10 +7,11 @@
     /stats [date]             a day's orders and money (today by default)
     /export [from] [to]       orders as a CSV document (the last 30 days by default)
 
-Buttons under an order do the same. Channel-neutral: a channel routes a merchant chat's
-inbound events here and renders the replies as it renders the customer's. Customers who type
-a merchant-only command get `refusal`; /orders and /cancel mean the customer's own orders
-and checkout to them, so those stay with the conversation.
+Buttons under an order do the same. Channel-neutral: the dispatcher (bot/dispatch/answer.py)
+routes a merchant chat's inbound events here, and the channel renders the replies as it
+renders the customer's. Customers who type a merchant-only command get `refusal`; /orders and
+/cancel mean the customer's own orders and checkout to them, so those stay with the
+conversation.
 
 The merchant reads the shop's first language; a refused customer reads their own.
 """
@@ -40,7 +41,6 @@ from payments.orders import OrderError, OrderStatus, cancel_order, ship_order
 from storage.db import transaction
 
 if TYPE_CHECKING:
-    from bot.config import Config
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,6 @@ STATUS_WORDS: Final = {
     "pending": "pending_payment", "unpaid": "pending_payment", "all": "",
 }  # fmt: skip
 S = PaymentStatus
-
-
-def is_merchant(config: Config, channel: str, chat_id: str) -> bool:
-    if channel == "telegram":
-        return chat_id in {str(c) for c in config.telegram.merchant_chat_ids}
-    if channel == "whatsapp":
-        return chat_id in config.whatsapp.merchant_numbers
-    return False
 
 
 def refusal(inbound: Inbound, language: str) -> Reply | None:

@@ -21,7 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from random import Random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from bot.conversation.replies import Reply
 from bot.notify.notice_data import load_notice_extra
 from bot.notify.notices import render_notice
 from bot.notify.pace import NO_LIMIT, Pace, Pacer
+from bot.notify.sender import RetryLater, Sender, Undeliverable
 from storage.db import Sessions, transaction
 from storage.models import utcnow
 from storage.outbox_repo import OutboxRepo, OutboxRow
@@ -50,38 +51,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class RetryLater(Exception):
-    """The channel asked us to wait (HTTP 429): send again after `after` seconds.
-
-    Not counted as a failed attempt: it says nothing about the message.
-    """
-
-    def __init__(self, after: float, reason: str) -> None:
-        super().__init__(reason)
-        self.after = max(after, 0.0)
-        self.reason = reason
-
-
-class Undeliverable(Exception):
-    """The channel will never take this message (the bot is blocked, the chat is gone)."""
-
-
-class Sender(Protocol):
-    """Sends one rendered message to one address of its channel.
-
-    Raise RetryLater or Undeliverable as they apply; any other exception is read as
-    transient (network, 5xx) and retried with back-off.
-    """
-
-    @property
-    def channel(self) -> str: ...
-
-    @property
-    def pace(self) -> Pace: ...
-
-    async def send(self, address: str, reply: Reply) -> None: ...
 
 
 @dataclass
@@ -133,6 +102,17 @@ class OutboxWorker:
             except Exception:
                 log.exception("outbox: claiming failed; trying again")
             await self._nap(self.tuning.poll, wakeable=True)
+
+    async def flush(self) -> None:
+        """Claim what is due now and wait until it is sent or back in the table: for a
+        channel that shows its messages right after the step that wrote them (the demo)."""
+        while await self.poll():
+            await self._drained()
+        await self._drained()
+
+    async def _drained(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def close(self) -> None:
         """Stop claiming; finish the sends under way; rows not started go back at once."""
@@ -229,7 +209,7 @@ class OutboxWorker:
             await self._give_up(row, f"render: {exc!r}")
             return
         try:
-            await sender.send(row.address, reply)
+            await self._send(sender, row, reply)
         except RetryLater as exc:
             self._pacers[row.channel].hold(row.address, exc.after)
             await self._retry(row, exc.after, f"retry after {exc.after:g}s: {exc.reason}", False)
@@ -239,6 +219,14 @@ class OutboxWorker:
             await self._transient(row, exc)
         else:
             await self._sent(row)
+
+    async def _send(self, sender: Sender, row: OutboxRow, reply: Reply) -> None:
+        """One send; whatever way it fails counts in checkout_outbox_send_failures."""
+        try:
+            await sender.send(row.address, reply, kind=row.kind)
+        except Exception:
+            self.runtime.metrics.outbox_send_failures.labels(row.channel).inc()
+            raise
 
     async def _render(self, row: OutboxRow) -> Reply:
         async with self._read() as session:
@@ -316,6 +304,7 @@ def install(app: web.Application, runtime: Runtime) -> OutboxWorker:
     """For create_app: the worker under app[OUTBOX], run by a cleanup context."""
     worker = OutboxWorker(runtime)
     app[OUTBOX] = worker
+    runtime.outbox = worker  # the channels register their senders through the runtime
     app.cleanup_ctx.append(outbox_worker)
     return worker
 

@@ -13,7 +13,8 @@ from typing import Any, Final
 
 from sqlalchemy import select
 
-from bot.channels.telegram import TELEGRAM, WEBHOOK_PATH
+from bot.channels.telegram.channel import WEBHOOK_PATH
+from bot.channels.telegram.install import TELEGRAM
 from storage.db import transaction
 from storage.models import Outbox, Payment
 from tests.conftest import Running, free_port, make_config, start_app

@@ -128,7 +128,7 @@ class Recorder:
     sent: list[tuple[str, Reply]] = field(default_factory=list)
     failures: dict[str, list[Exception]] = field(default_factory=dict)  # per address, in turn
 
-    async def send(self, address: str, reply: Reply) -> None:
+    async def send(self, address: str, reply: Reply, *, kind: str = "") -> None:
         if self.failures.get(address):
             raise self.failures[address].pop(0)
         self.sent.append((address, reply))

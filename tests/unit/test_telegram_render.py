@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.channels.telegram_inbound import e164, to_inbound
-from bot.channels.telegram_render import inline_keyboard, split_text, to_html
+from bot.channels.telegram.inbound import e164, to_inbound
+from bot.channels.telegram.render import inline_keyboard, split_text, to_html
 from bot.conversation.replies import Choice, LinkButton, Reply
 
 

@@ -1,14 +1,15 @@
 """Telegram through python-telegram-bot, used as a transport only.
 
-PTB runs inside our aiohttp app: in webhook mode Telegram POSTs to /telegram/webhook (the
-secret-token header is checked in constant time, 403 otherwise) and the update goes on PTB's
-queue; in polling mode PTB's Updater long-polls getUpdates (a single instance only). Either
-way one PTB handler turns each update into an `Inbound`, asks the dispatcher (or, for the
-merchant chats, bot/merchant/desk.py) and renders the replies (telegram_render.py).
+PTB runs inside our aiohttp app: in webhook mode Telegram POSTs to /telegram/webhook
+(install.py) and the update goes on PTB's queue; in polling mode PTB's Updater long-polls
+getUpdates (a single instance only). Either way one PTB handler turns each update into an
+`Inbound` (inbound.py), asks the dispatcher (bot/dispatch/answer.py: merchant routing,
+language, "sorry") and renders the replies (render.py). install.py mounts it; sender.py is
+the outbox worker's way in.
 
 Updates of one chat are handled one after another in the order they came; different chats
 in parallel. The conversation state is in the database, so a redelivered update (same
-update_id) is answered once. PTB's HTTP goes through aiohttp (telegram_http.py). The Bot API
+update_id) is answered once. PTB's HTTP goes through aiohttp (transport.py). The Bot API
 URL holds the token: nothing here logs URLs, and the loggers that might are filtered.
 """
 
@@ -16,35 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import warnings
-from collections.abc import AsyncIterator, Awaitable
-from datetime import timedelta
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final
 
-from aiohttp import web
 from telegram import CallbackQuery, Update
 from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
     InvalidToken,
-    RetryAfter,
     TelegramError,
 )
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, TypeHandler
 from telegram.request import BaseRequest
-from telegram.warnings import PTBDeprecationWarning
 
-from bot import texts
-from bot.channels.telegram_http import AiohttpRequest
-from bot.channels.telegram_inbound import CHANNEL, read_update, tapped_message, to_inbound
-from bot.channels.telegram_render import How, TelegramRenderer
+from bot.channels.telegram.inbound import tapped_message, to_inbound
+from bot.channels.telegram.render import TelegramRenderer
+from bot.channels.telegram.transport import AiohttpRequest
 from bot.conversation.replies import Inbound, Reply
-from bot.dispatch import dispatcher as dispatch
-from bot.merchant import desk as merchant
-from bot.notify.worker import OUTBOX, Pace, RetryLater, Undeliverable
+from bot.dispatch.answer import answer, language
 
 if TYPE_CHECKING:
     from bot.config import Telegram
@@ -59,9 +48,6 @@ ALLOWED_UPDATES: Final = ["message", "callback_query"]
 # (bot/notify/pace.py), while answers to people who just wrote go out at once, as many as
 # they write; should Telegram still say 429, the answer waits and is sent again.
 REPLY_RETRIES: Final = 3  # 429s a reply in the chat waits out
-# The outbox retries rows itself (after the 429's retry_after, with back-off), so its sends
-# try once and wait out one 429 in the rate limiter (0 would mean the default there).
-OUTBOX_SENDS: Final = How(attempts=1, rate_limit_args=1)
 CONCURRENT_UPDATES: Final = 64
 PTB_LOGGERS: Final = (
     "telegram",
@@ -75,8 +61,10 @@ PTB_LOGGERS: Final = (
     "telegram.request.HTTPXRequest",
     "httpx",
     "httpcore",
-    "bot.channels.telegram",
-    "bot.channels.telegram_render",
+    "bot.channels.telegram.channel",
+    "bot.channels.telegram.render",
+    "bot.channels.telegram.sender",
+    "bot.dispatch.answer",
     "bot.notify.worker",
 )
 PTBApp = Application[Any, Any, Any, Any, Any, Any]
@@ -152,13 +140,6 @@ def build_application(settings: Telegram, requests: tuple[BaseRequest, BaseReque
     return builder.build()
 
 
-def retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns on reading it as a number
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 # ---- the channel -------------------------------------------------------------------------------
 
 
@@ -227,14 +208,7 @@ class TelegramChannel:
         # Answer a button press at once (the client shows a spinner until then), alongside the
         # work rather than before it.
         acked = asyncio.create_task(self._ack(query)) if query is not None else None
-        try:
-            replies = await self.answer(inbound)
-        except dispatch.ConversationBusy:
-            log.warning("telegram: update %s not applied, its chat was busy", update.update_id)
-            replies = [self._sorry(inbound)]
-        except Exception:
-            log.exception("telegram: update %s failed", update.update_id)
-            replies = [self._sorry(inbound)]
+        replies = await answer(self.runtime, inbound)  # a "sorry" when it fails
         try:
             await self._send(update, inbound, replies)
         except TelegramError as exc:  # after the renderer's own retries
@@ -247,97 +221,14 @@ class TelegramChannel:
         await self.renderer.send_all(
             int(inbound.chat_id),
             replies,
-            language=self._language(inbound),
+            language=language(self.runtime, inbound),
             tapped=tapped_message(update),
         )
-
-    async def answer(self, inbound: Inbound) -> list[Reply]:
-        if merchant.is_merchant(self.runtime.config, CHANNEL, inbound.chat_id):
-            return await merchant.answer(self.runtime, inbound)
-        refused = merchant.refusal(inbound, self._language(inbound))
-        if refused is not None:
-            return [refused]
-        return await dispatch.handle(self.runtime, inbound)
 
     @staticmethod
     async def _ack(query: CallbackQuery) -> None:
         with contextlib.suppress(TelegramError):  # too old: the reply still comes
             await query.answer()
 
-    def _language(self, inbound: Inbound) -> str:
-        shop = self.runtime.config.shop
-        return texts.supported(inbound.language_hint, shop.languages) or shop.languages[0]
-
-    def _sorry(self, inbound: Inbound) -> Reply:
-        t = texts.translator(self._language(inbound))
-        return Reply(t("Sorry, something went wrong. Please try again."))
-
     async def _on_error(self, update: object, context: Any) -> None:
         log.error("telegram: %s", context.error, exc_info=context.error)
-
-
-class TelegramSender:
-    """The outbox's way into Telegram: the same bot and renderer as the chat."""
-
-    channel: Final = CHANNEL
-    pace: Final = Pace(per_second=30, per_chat_interval=1.0)
-
-    def __init__(self, channel: TelegramChannel) -> None:
-        self._channel = channel
-
-    async def send(self, address: str, reply: Reply) -> None:
-        renderer = self._channel.renderer
-        if renderer is None:
-            raise RuntimeError("telegram is not started")
-        try:
-            await renderer.send(int(address), reply, how=OUTBOX_SENDS)
-        except RetryAfter as exc:
-            raise RetryLater(retry_seconds(exc), str(exc)) from exc
-        except (Forbidden, BadRequest, ChatMigrated) as exc:  # blocked, no such chat, moved
-            raise Undeliverable(f"{type(exc).__name__}: {exc}") from exc
-
-
-# ---- wiring ------------------------------------------------------------------------------------
-
-TELEGRAM = web.AppKey("telegram", TelegramChannel)
-
-
-def install(app: web.Application, runtime: Runtime) -> TelegramChannel:
-    """For create_app: the channel under app[TELEGRAM], its lifetime and its webhook route."""
-    channel = TelegramChannel(runtime)
-    app[TELEGRAM] = channel
-    app.cleanup_ctx.append(telegram_app)
-    app.router.add_post(WEBHOOK_PATH, webhook)
-    return channel
-
-
-async def telegram_app(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: PTB up (and polling, in polling mode); the outbox sends through it."""
-    channel = app[TELEGRAM]
-    await channel.start()
-    outbox = app.get(OUTBOX)
-    if outbox is not None:
-        outbox.register(TelegramSender(channel))
-    try:
-        yield
-    finally:
-        if outbox is not None:
-            outbox.unregister(CHANNEL)
-        await channel.stop()
-
-
-async def webhook(request: web.Request) -> web.Response:
-    channel = request.app[TELEGRAM]
-    expected = channel.settings.webhook_secret.encode()
-    given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
-    if channel.settings.mode != "webhook" or not hmac.compare_digest(given, expected):
-        raise web.HTTPForbidden()
-    ptb = channel.ptb
-    if ptb is None or not ptb.running:
-        raise web.HTTPServiceUnavailable()  # Telegram delivers it again later
-    # An unreadable update is answered 200 too: Telegram would deliver it again, and hold back
-    # the updates behind it, for as long as we refused it.
-    update = read_update(await request.read(), ptb.bot)
-    if update is not None:
-        await ptb.update_queue.put(update)  # handled in PTB's task; Telegram gets its 200 now
-    return web.Response()

@@ -15,11 +15,12 @@ from typing import Any, Final
 
 from telegram import Bot, Update
 
-from bot.channels.telegram_render import Tapped
+from bot.channels import Channel
+from bot.channels.telegram.render import Tapped
 from bot.conversation.replies import Inbound
 
 log = logging.getLogger(__name__)
-CHANNEL: Final = "telegram"
+CHANNEL: Final = Channel.TELEGRAM
 # Telegram's ids fit a signed 64-bit integer (its docs: "at most 52 significant bits").
 _ID_BOUND: Final = 2**63
 
