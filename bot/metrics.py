@@ -5,8 +5,11 @@ their counts apart. Counters count what this process did; the gauges of payments
 and of the outbox's depth are read from the database at scrape time, so every instance reports
 the same shared numbers: aggregate those with max(), not sum().
 
-Other parts of the app report through the small functions below: `chat_update(app, channel)`,
-`outbox_send_failed(app, channel)` and `status_query(app, gateway, outcome)`.
+Where the counters count: chat updates by channel in bot/dispatch/answer.py (every
+channel's events pass there), failed outbox sends by channel in bot/notify/worker.py, status
+queries in bot/api/routes.py, callbacks and refused callbacks through the hooks below. The
+instruments are the runtime's (bot/instruments.py); `chat_update(app, channel)` and its
+siblings are the same counts for code holding only the app.
 """
 
 from __future__ import annotations
