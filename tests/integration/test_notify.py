@@ -17,9 +17,8 @@ from payments.ports import Recipient
 from storage.db import transaction
 from storage.models import Outbox, utcnow
 from storage.outbox_repo import OutboxRepo
-from tests.conftest import Running, add_customer, free_port, make_config, new_order, start_app
-from tests.fakes.telegram import FakeBotAPI
-from tests.integration.telegramkit import (
+from tests.channels.telegram.fake import FakeBotAPI
+from tests.channels.telegram.kit import (
     MERCHANT_CHAT,
     RETRY_AFTER_WARNING,
     outbox_settled,
@@ -29,6 +28,7 @@ from tests.integration.telegramkit import (
     start_bot,
     telegram_settings,
 )
+from tests.conftest import Running, add_customer, free_port, make_config, new_order, start_app
 
 CUSTOMER = 5550001
 

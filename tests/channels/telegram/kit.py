@@ -17,8 +17,8 @@ from bot.channels.telegram.channel import WEBHOOK_PATH
 from bot.channels.telegram.install import TELEGRAM
 from storage.db import transaction
 from storage.models import Outbox, Payment
+from tests.channels.telegram.fake import TOKEN, Call, FakeBotAPI
 from tests.conftest import Running, free_port, make_config, start_app
-from tests.fakes.telegram import TOKEN, Call, FakeBotAPI
 
 SECRET: Final = "tg-secret_0123456789"
 MERCHANT_CHAT: Final = 9001

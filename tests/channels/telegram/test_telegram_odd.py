@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from bot.conversation.model import State
 from storage.models import Conversation, Customer, Order, Payment
-from tests.fakes.telegram import FakeBotAPI
-from tests.integration.telegramkit import (
+from tests.channels.telegram.fake import FakeBotAPI
+from tests.channels.telegram.kit import (
     TgUser,
     checkout_to_summary,
     handled,

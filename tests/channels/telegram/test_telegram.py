@@ -14,9 +14,8 @@ from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH, TelegramC
 from bot.conversation.model import State
 from bot.runtime import Runtime
 from storage.models import Conversation
-from tests.conftest import free_port, make_config
-from tests.fakes.telegram import TOKEN, FakeBotAPI
-from tests.integration.telegramkit import (
+from tests.channels.telegram.fake import TOKEN, FakeBotAPI
+from tests.channels.telegram.kit import (
     MERCHANT_CHAT,
     SECRET,
     TgUser,
@@ -30,6 +29,7 @@ from tests.integration.telegramkit import (
     telegram_settings,
     the_payment,
 )
+from tests.conftest import free_port, make_config
 
 MODES = ["polling", "webhook"]
 METHODS = ["sandbox:va:bca", "sandbox:qris", "sandbox:link", "sandbox:ussd"]

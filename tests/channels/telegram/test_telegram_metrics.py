@@ -10,15 +10,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from payments.base import MethodId
-from tests.conftest import Running, add_customer, new_order
-from tests.fakes.telegram import FakeBotAPI
-from tests.integration.telegramkit import (
+from tests.channels.telegram.fake import FakeBotAPI
+from tests.channels.telegram.kit import (
     TgUser,
     outbox_settled,
     pay_at_sandbox,
     serve_fake,
     start_bot,
 )
+from tests.conftest import Running, add_customer, new_order
 
 CHATTING, CUSTOMER = 5550001, 5550002
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
