@@ -13,12 +13,14 @@ from typing import Final
 import phonenumbers
 
 from bot import methods
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import Voice, bold, menu_step, say, shorten, user_text, voice
 from bot.conversation.ctx import Ctx
 from bot.conversation.model import (
     OrderPlaced,
     OrderRejected,
     PlaceOrder,
+    Stage,
     StartPayment,
     State,
     Step,
@@ -50,9 +52,9 @@ def ask_name(state: State, ctx: Ctx, problem: str = "") -> Step:
     choices: tuple[Choice, ...] = ()
     if suggestion:
         question += " " + v.t("Tap the button or type another name.")
-        choices = (v.choice("ck:name", v.t("Use {name}").format(name=suggestion)),)
+        choices = (v.choice(tap(Verb.DETAILS, "name"), v.t("Use {name}").format(name=suggestion)),)
     body = f"{problem}\n{question}".strip()
-    return say(state.to("ask_name"), Reply(body, choices))
+    return say(state.to(Stage.ASK_NAME), Reply(body, choices))
 
 
 def _suggested_name(state: State, ctx: Ctx) -> str:
@@ -80,9 +82,11 @@ def ask_phone(state: State, ctx: Ctx, problem: str = "") -> Step:
     known = state.phone or ctx.profile.phone
     asking = Reply(f"{problem}\n{question}".strip(), request_phone=True)
     if not known:
-        return say(state.to("ask_phone"), asking)
-    again = Reply(v.t("Or use the number you gave before:"), (v.choice("ck:phone", known),))
-    return say(state.to("ask_phone"), asking, again)
+        return say(state.to(Stage.ASK_PHONE), asking)
+    again = Reply(
+        v.t("Or use the number you gave before:"), (v.choice(tap(Verb.DETAILS, "phone"), known),)
+    )
+    return say(state.to(Stage.ASK_PHONE), asking, again)
 
 
 def take_phone(state: State, ctx: Ctx, text: str) -> Step:
@@ -125,12 +129,12 @@ def ask_address(state: State, ctx: Ctx, problem: str = "") -> Step:
     lines = [problem, v.t("Where should we deliver? Type the address.")]
     choices = []
     if state.address and state.delivery == "delivery":
-        choices.append(v.choice("ck:again", v.t("Same address")))
+        choices.append(v.choice(tap(Verb.DETAILS, "again"), v.t("Same address")))
         lines.append(v.t("Last time: {address}").format(address=user_text(state.address)))
     if ctx.shop.pickup:
         lines.append(v.t("Or pick it up at the shop."))
-        choices.append(v.choice("ck:pickup", v.t("Pick up")))
-    return say(state.to("ask_address"), Reply("\n".join(lines).strip(), tuple(choices)))
+        choices.append(v.choice(tap(Verb.DETAILS, "pickup"), v.t("Pick up")))
+    return say(state.to(Stage.ASK_ADDRESS), Reply("\n".join(lines).strip(), tuple(choices)))
 
 
 def take_address(state: State, ctx: Ctx, text: str) -> Step:
@@ -169,8 +173,8 @@ def summary(state: State, ctx: Ctx, extra: str = "") -> Step:
         return show_cart(state, ctx)
     shipping = ctx.shop.shipping_fee if state.delivery == "delivery" else 0
     body = "\n".join([extra, *_summary_lines(v, state, shipping), "", _methods_question(v)])
-    choices = (*method_choices(v), v.choice("ck:edit", v.t("Change details")))
-    return say(state.to("summary"), Reply(body.strip(), choices))
+    choices = (*method_choices(v), v.choice(tap(Verb.DETAILS, "edit"), v.t("Change details")))
+    return say(state.to(Stage.SUMMARY), Reply(body.strip(), choices))
 
 
 def _summary_lines(v: Voice, state: State, shipping: int) -> list[str]:
@@ -202,7 +206,9 @@ def _methods_question(v: Voice) -> str:
 
 
 def method_choices(v: Voice) -> tuple[Choice, ...]:
-    return tuple(v.choice(f"pay:{m}", methods.button_label(v.t, m)) for m in v.ctx.methods[:8])
+    return tuple(
+        v.choice(tap(Verb.PAY, m), methods.button_label(v.t, m)) for m in v.ctx.methods[:8]
+    )
 
 
 def edit_details(state: State, ctx: Ctx) -> Step:
@@ -220,7 +226,7 @@ def place(state: State, ctx: Ctx, method: str) -> Step:
         address=state.address if state.delivery == "delivery" else "",
         note=state.note,
     )
-    placing = state.to("placing", method=method, busy_since=ctx.now.isoformat())
+    placing = state.to(Stage.PLACING, method=method, busy_since=ctx.now.isoformat())
     return Step(placing, (), (effect,))
 
 
@@ -228,7 +234,7 @@ def placed(state: State, ctx: Ctx, event: OrderPlaced) -> Step:
     """The cart became the order; the payment is started with the method tapped."""
     bought = dict(event.cart)
     cart = tuple((s, q - bought.get(s, 0)) for s, q in state.cart if q > bought.get(s, 0))
-    state = state.to("placing", cart=cart, order_code=event.code, note="")
+    state = state.to(Stage.PLACING, cart=cart, order_code=event.code, note="")
     if not state.method:
         return menu_step(state, ctx)
     return Step(state, (), (StartPayment(event.code, state.method),))
@@ -250,7 +256,7 @@ def rejected(state: State, ctx: Ctx, event: OrderRejected) -> Step:
     cart = state.cart
     if event.reason == "unknown_product":
         cart = tuple(line for line in cart if line[0] != event.sku)
-    state = state.to("idle", cart=cart, method="")
+    state = state.to(Stage.IDLE, cart=cart, method="")
     if not cart:
         return menu_step(state, ctx, text.format(name=name))
     return show_cart(state, ctx, note=text.format(name=name))

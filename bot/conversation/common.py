@@ -12,17 +12,18 @@ from datetime import datetime
 from typing import Final
 
 from bot import texts
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.ctx import Ctx, Item
-from bot.conversation.model import State, Step
+from bot.conversation.model import Stage, State, Step
 from bot.conversation.replies import Choice, Reply
 from bot.texts import N_
 
 LABEL_MAX: Final = 20
 MENU: Final = (
-    ("m:catalog", N_("Catalog")),
-    ("m:cart", N_("Cart")),
-    ("m:orders", N_("My orders")),
-    ("m:help", N_("Help")),
+    (tap(Verb.MENU, "catalog"), N_("Catalog")),
+    (tap(Verb.MENU, "cart"), N_("Cart")),
+    (tap(Verb.MENU, "orders"), N_("My orders")),
+    (tap(Verb.MENU, "help"), N_("Help")),
 )
 ORDER_STATUS: Final = {
     "pending_payment": N_("waiting for payment"),
@@ -83,7 +84,7 @@ def menu_step(state: State, ctx: Ctx, text: str = "") -> Step:
     """The main menu, after `text` (or a plain question) in the customer's language."""
     v = voice(state, ctx)
     body = text or v.t("What would you like to do?")
-    return say(state.to("idle", pending=()), Reply(body, v.menu_choices()))
+    return say(state.to(Stage.IDLE, pending=()), Reply(body, v.menu_choices()))
 
 
 def join_lines(*parts: str) -> str:

@@ -9,6 +9,7 @@ A button that no longer fits the conversation gets a fresh menu, never an error.
 from __future__ import annotations
 
 from bot.conversation import checkout, pay, shop
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import bold, menu_step, say, voice
 from bot.conversation.ctx import Ctx
 from bot.conversation.model import (
@@ -25,6 +26,7 @@ from bot.conversation.model import (
     PaymentStarted,
     Phone,
     SaveLanguage,
+    Stage,
     State,
     StatusChecked,
     Step,
@@ -35,14 +37,16 @@ from bot.conversation.parse import MAX_TEXT, claims_paid, is_greeting, is_no, is
 from bot.conversation.replies import Reply
 from bot.texts import LANGUAGE_NAMES, supported
 
-CHECKOUT_STAGES = frozenset({"confirm_add", "ask_name", "ask_phone", "ask_address", "summary"})
-PAYING_STAGES = frozenset({"placing", "methods", "paying"})
+CHECKOUT_STAGES = frozenset(
+    {Stage.CONFIRM_ADD, Stage.ASK_NAME, Stage.ASK_PHONE, Stage.ASK_ADDRESS, Stage.SUMMARY}
+)
+PAYING_STAGES = frozenset({Stage.PLACING, Stage.METHODS, Stage.PAYING})
 KEYWORDS = {
     **dict.fromkeys(("catalog", "katalog", "menu makanan", "bidhaa", "orodha"), "catalog"),
     **dict.fromkeys(("cart", "keranjang", "kikapu", "troli"), "cart"),
     **dict.fromkeys(("my orders", "orders", "pesanan", "pesanan saya", "oda zangu"), "orders"),
     **dict.fromkeys(("help", "bantuan", "tolong", "msaada", "?"), "help"),
-    **dict.fromkeys(("checkout", "bayar", "pay", "lipa"), "co"),
+    **dict.fromkeys(("checkout", "bayar", "pay", "lipa"), Verb.CHECKOUT),
 }
 
 
@@ -55,39 +59,39 @@ def step(state: State, event: Event, ctx: Ctx) -> Step:
             return cancel(state, ctx)
         case _, Command("language", args) if supported(args, ctx.shop.languages):
             return set_language(state, ctx, supported(args, ctx.shop.languages))
-        case _, Command("language") | Tap("m", "lang"):
+        case _, Command("language") | Tap(Verb.MENU, "lang"):
             return ask_language(state, ctx)
-        case _, Tap("lang", code):
+        case _, Tap(Verb.LANGUAGE, code):
             return set_language(state, ctx, code)
-        case _, Command("help") | Tap("m", "help"):
+        case _, Command("help") | Tap(Verb.MENU, "help"):
             return show_help(state, ctx)
-        case _, Tap("m", "menu"):
+        case _, Tap(Verb.MENU, "menu"):
             return menu_step(state, ctx)
-        case _, Command("catalog") | Tap("m", "catalog"):
+        case _, Command("catalog") | Tap(Verb.MENU, "catalog"):
             return shop.categories(state, ctx)
-        case _, Tap("cat", arg):
+        case _, Tap(Verb.CATEGORY, arg):
             return shop.category_page(state, ctx, arg)
-        case _, Tap("add", token):
+        case _, Tap(Verb.ADD, token):
             return shop.add(state, ctx, token)
-        case _, Command("cart") | Tap("m", "cart"):
+        case _, Command("cart") | Tap(Verb.MENU, "cart"):
             return shop.show_cart(state, ctx)
-        case _, Tap("line", token):
+        case _, Tap(Verb.LINE, token):
             return shop.line_editor(state, ctx, token)
-        case _, Tap("inc" | "dec" | "rm" as op, token):
+        case _, Tap(Verb.MORE | Verb.LESS | Verb.REMOVE as op, token):
             return shop.change_line(state, ctx, op, token)
-        case _, Command("checkout") | Tap("co"):
+        case _, Command("checkout") | Tap(Verb.CHECKOUT):
             return checkout.start(state, ctx)
-        case _, Command("orders") | Tap("m", "orders"):
+        case _, Command("orders") | Tap(Verb.MENU, "orders"):
             return pay.my_orders(state, ctx)
-        case _, Tap("ord", code):
+        case _, Tap(Verb.ORDER, code):
             return pay.details(state, ctx, code)
-        case _, Tap("chk", arg):
+        case _, Tap(Verb.CHECK, arg):
             return pay.check(state, ctx, arg)
-        case _, Tap("chg" | "repay", code):
+        case _, Tap(Verb.CHANGE_METHOD | Verb.PAY_AGAIN, code):
             return pay.repay(state, ctx, code)
-        case _, Tap("cxl", code):
+        case _, Tap(Verb.CANCEL, code):
             return pay.ask_cancel(state, ctx, code)
-        case _, Tap("cxly", code):
+        case _, Tap(Verb.CANCEL_YES, code):
             return pay.cancel(state, ctx, code)
         case _, Command():
             return unknown_command(state, ctx)
@@ -113,37 +117,37 @@ def step(state: State, event: Event, ctx: Ctx) -> Step:
         case _, NotFound():
             return menu_step(state, ctx, voice(state, ctx).t("Sorry, I could not find that."))
         # what each stage expects
-        case "confirm_add", Tap("ft", "yes"):
+        case Stage.CONFIRM_ADD, Tap(Verb.FIRST_TIME, "yes"):
             return shop.accept_pending(state, ctx)
-        case "confirm_add", Tap("ft", "no"):
+        case Stage.CONFIRM_ADD, Tap(Verb.FIRST_TIME, "no"):
             return shop.drop_pending(state, ctx)
-        case "confirm_add", Text(text) if is_yes(text):
+        case Stage.CONFIRM_ADD, Text(text) if is_yes(text):
             return shop.accept_pending(state, ctx)
-        case "confirm_add", Text(text) if is_no(text):
+        case Stage.CONFIRM_ADD, Text(text) if is_no(text):
             return shop.drop_pending(state, ctx)
-        case "ask_name", Tap("ck", "name"):
+        case Stage.ASK_NAME, Tap(Verb.DETAILS, "name"):
             return checkout.use_suggested_name(state, ctx)
-        case "ask_name", Text(text):
+        case Stage.ASK_NAME, Text(text):
             return checkout.take_name(state, ctx, text)
-        case "ask_phone", Phone(number) | Text(number):
+        case Stage.ASK_PHONE, Phone(number) | Text(number):
             return checkout.take_phone(state, ctx, number)
-        case "ask_phone", Tap("ck", "phone"):
+        case Stage.ASK_PHONE, Tap(Verb.DETAILS, "phone"):
             return checkout.use_known_phone(state, ctx)
-        case "ask_address", Tap("ck", "pickup"):
+        case Stage.ASK_ADDRESS, Tap(Verb.DETAILS, "pickup"):
             return checkout.pickup(state, ctx)
-        case "ask_address", Tap("ck", "again"):
+        case Stage.ASK_ADDRESS, Tap(Verb.DETAILS, "again"):
             return checkout.same_address(state, ctx)
-        case "ask_address", Text(text):
+        case Stage.ASK_ADDRESS, Text(text):
             return checkout.take_address(state, ctx, text)
-        case "summary", Tap("pay", method):
+        case Stage.SUMMARY, Tap(Verb.PAY, method):
             return checkout.place(state, ctx, method)
-        case "summary", Tap("ck", "edit"):
+        case Stage.SUMMARY, Tap(Verb.DETAILS, "edit"):
             return checkout.edit_details(state, ctx)
-        case "summary", Text(text):
+        case Stage.SUMMARY, Text(text):
             return checkout.take_note(state, ctx, text)
-        case "placing", Tap("pay", method):
+        case Stage.PLACING, Tap(Verb.PAY, method):
             return pay.busy(state, ctx, method)
-        case "methods" | "paying", Tap("pay", method):
+        case Stage.METHODS | Stage.PAYING, Tap(Verb.PAY, method):
             return pay.start(state, ctx, method)
         case _, Phone(number):
             return keep_phone(state, ctx, number)
@@ -164,10 +168,10 @@ def free_text(state: State, ctx: Ctx, text: str) -> Step:
     if claims_paid(text):
         return pay.claim_paid(state, ctx)
     keyword = KEYWORDS.get(words(text))
-    if keyword == "co":
-        return step(state, Tap("co"), ctx)
+    if keyword == Verb.CHECKOUT:
+        return step(state, Tap(Verb.CHECKOUT), ctx)
     if keyword:
-        return step(state, Tap("m", keyword), ctx)
+        return step(state, Tap(Verb.MENU, keyword), ctx)
     return shop.typed_order(state, ctx, text)
 
 
@@ -182,7 +186,8 @@ def cancel(state: State, ctx: Ctx) -> Step:
 def ask_language(state: State, ctx: Ctx) -> Step:
     v = voice(state, ctx)
     choices = tuple(
-        v.choice(f"lang:{code}", LANGUAGE_NAMES.get(code, code)) for code in ctx.shop.languages
+        v.choice(tap(Verb.LANGUAGE, code), LANGUAGE_NAMES.get(code, code))
+        for code in ctx.shop.languages
     )
     return say(state, Reply(v.t("Choose your language:"), choices))
 
@@ -207,7 +212,7 @@ def show_help(state: State, ctx: Ctx) -> Step:
             v.t("/start menu · /cancel stop · /language change language"),
         ]
     )
-    choices = (*v.menu_choices()[:3], v.choice("m:lang", v.t("Language")))
+    choices = (*v.menu_choices()[:3], v.choice(tap(Verb.MENU, "lang"), v.t("Language")))
     return say(state, Reply(text, choices))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Final
 
 from bot import methods
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import Voice, bold, join_lines
 from bot.conversation.model import PaymentView
 from bot.conversation.replies import Choice, Image, LinkButton, Reply
@@ -88,7 +89,7 @@ def _expiry(v: Voice, p: PaymentView) -> str:
 
 def action_choices(v: Voice, p: PaymentView) -> tuple[Choice, ...]:
     return (
-        v.choice(f"chk:{p.id}", v.t("Check status")),
-        v.choice(f"chg:{p.order_code}", v.t("Change method")),
-        v.choice(f"cxl:{p.order_code}", v.t("Cancel order")),
+        v.choice(tap(Verb.CHECK, p.id), v.t("Check status")),
+        v.choice(tap(Verb.CHANGE_METHOD, p.order_code), v.t("Change method")),
+        v.choice(tap(Verb.CANCEL, p.order_code), v.t("Cancel order")),
     )

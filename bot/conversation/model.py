@@ -9,38 +9,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final
 
+from bot.conversation.buttons import Verb
 from bot.conversation.replies import Reply
 from payments.orders import CROCKFORD
 
-STAGES: Final = frozenset(
-    {
-        "idle",  # menu, browsing, cart: typed text is an order or a question
-        "confirm_add",  # free-text order read back, waiting for Yes / No
-        "ask_name",
-        "ask_phone",
-        "ask_address",
-        "summary",  # items, total, optional note; tapping a method places the order
-        "placing",  # order being placed / payment being started
-        "methods",  # choosing (another) method for an existing order
-        "paying",  # instructions shown for order_code / payment_id
-    }
-)
+
+class Stage(StrEnum):
+    """Where a chat's conversation stands; State.stage holds one (stored as its value)."""
+
+    IDLE = "idle"  # menu, browsing, cart: typed text is an order or a question
+    CONFIRM_ADD = "confirm_add"  # free-text order read back, waiting for Yes / No
+    ASK_NAME = "ask_name"
+    ASK_PHONE = "ask_phone"
+    ASK_ADDRESS = "ask_address"
+    SUMMARY = "summary"  # items, total, optional note; tapping a method places the order
+    PLACING = "placing"  # order being placed / payment being started
+    METHODS = "methods"  # choosing (another) method for an existing order
+    PAYING = "paying"  # instructions shown for order_code / payment_id
+
+
+STAGES: Final = frozenset(Stage)
 RECENT_EVENTS: Final = 8
 MAX_LINES: Final = 20
 
-CartLine = tuple[str, int]  # (sku, quantity)
+CartEntry = tuple[str, int]  # (sku, quantity)
 
 
 @dataclass(frozen=True, slots=True)
 class State:
     """One chat's conversation, kept in the conversations table between messages."""
 
-    stage: str = "idle"
+    stage: Stage = Stage.IDLE
     language: str = ""
-    cart: tuple[CartLine, ...] = ()
-    pending: tuple[CartLine, ...] = ()  # a typed order waiting for "Yes"
+    cart: tuple[CartEntry, ...] = ()
+    pending: tuple[CartEntry, ...] = ()  # a typed order waiting for "Yes"
     name: str = ""
     phone: str = ""
     delivery: str = ""  # "delivery" | "pickup"
@@ -52,7 +57,7 @@ class State:
     busy_since: str = ""  # ISO time the order or payment was asked for (stage "placing")
     recent: tuple[str, ...] = ()  # channel event ids already handled (redeliveries)
 
-    def to(self, stage: str, **changes: Any) -> State:
+    def to(self, stage: Stage, **changes: Any) -> State:
         return replace(self, stage=stage, **changes)
 
     def quantity(self, sku: str) -> int:
@@ -93,7 +98,8 @@ def _state_from(data: Mapping[str, Any]) -> State:
             raise TypeError(key)
     values["payment_id"] = int(values.get("payment_id") or 0)
     state = State(**values)
-    return state if state.stage in STAGES else replace(state, stage="idle")
+    stage = Stage(state.stage) if state.stage in STAGES else Stage.IDLE
+    return replace(state, stage=stage)
 
 
 # ---- what happened: from the chat -------------------------------------------------------------
@@ -123,11 +129,13 @@ class Tap:
         code becomes a tap nobody handles, which step answers with a fresh menu."""
         verb, _, arg = choice_id.partition(":")
         if verb in ORDER_VERBS and not is_order_code(arg):
-            return cls("stale", "")
+            return cls(Verb.STALE, "")
         return cls(verb, arg)
 
 
-ORDER_VERBS: Final = frozenset({"ord", "chg", "repay", "cxl", "cxly"})
+ORDER_VERBS: Final = frozenset(
+    {Verb.ORDER, Verb.CHANGE_METHOD, Verb.PAY_AGAIN, Verb.CANCEL, Verb.CANCEL_YES}
+)
 
 
 def is_order_code(text: str) -> bool:
@@ -178,7 +186,7 @@ class OrderView:
 @dataclass(frozen=True, slots=True)
 class OrderPlaced:
     code: str
-    cart: tuple[CartLine, ...] = ()  # what went into the order, to take out of the cart
+    cart: tuple[CartEntry, ...] = ()  # what went into the order, to take out of the cart
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +261,7 @@ Event = (
 
 @dataclass(frozen=True, slots=True)
 class PlaceOrder:
-    cart: tuple[CartLine, ...]
+    cart: tuple[CartEntry, ...]
     name: str
     phone: str
     delivery: str

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bot.conversation import checkout
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.checkout import method_choices
 from bot.conversation.common import Voice, bold, join_lines, menu_step, say, voice
 from bot.conversation.ctx import Ctx
@@ -27,6 +28,7 @@ from bot.conversation.model import (
     OrderView,
     PaymentRejected,
     PaymentStarted,
+    Stage,
     StartPayment,
     State,
     StatusChecked,
@@ -46,7 +48,7 @@ def start(state: State, ctx: Ctx, method: str) -> Step:
     if method not in ctx.methods:
         return show_methods(state, ctx, state.order_code)
     effect = StartPayment(state.order_code, method)
-    placing = state.to("placing", method=method, busy_since=ctx.now.isoformat())
+    placing = state.to(Stage.PLACING, method=method, busy_since=ctx.now.isoformat())
     return Step(placing, (), (effect,))
 
 
@@ -56,7 +58,7 @@ def busy(state: State, ctx: Ctx, method: str) -> Step:
         return say(state, Reply(voice(state, ctx).t("One moment, please…")))
     if state.order_code:
         return start(state, ctx, method)
-    return checkout.place(state.to("summary"), ctx, method)
+    return checkout.place(state.to(Stage.SUMMARY), ctx, method)
 
 
 def _stuck(state: State, ctx: Ctx) -> bool:
@@ -69,7 +71,7 @@ def _stuck(state: State, ctx: Ctx) -> bool:
 
 def started(state: State, ctx: Ctx, event: PaymentStarted) -> Step:
     p = event.payment
-    state = state.to("paying", order_code=p.order_code, payment_id=p.id, method="")
+    state = state.to(Stage.PAYING, order_code=p.order_code, payment_id=p.id, method="")
     v = voice(state, ctx)
     if p.status == "paid":
         return menu_step(
@@ -87,7 +89,7 @@ PAYMENT_REJECTIONS: Final = {
 
 def payment_rejected(state: State, ctx: Ctx, event: PaymentRejected) -> Step:
     v = voice(state, ctx)
-    state = state.to("idle", method="")
+    state = state.to(Stage.IDLE, method="")
     if event.reason not in PAYMENT_REJECTIONS or not state.order_code:
         cleared = replace(state, order_code="")
         return menu_step(cleared, ctx, v.t("This order can no longer be paid."))
@@ -98,9 +100,9 @@ def payment_rejected(state: State, ctx: Ctx, event: PaymentRejected) -> Step:
 def show_methods(state: State, ctx: Ctx, code: str, problem: str = "") -> Step:
     v = voice(state, ctx)
     question = v.t("How would you like to pay for order {code}?").format(code=code)
-    choices = (*method_choices(v), v.choice(f"ord:{code}", v.t("Order details")))
+    choices = (*method_choices(v), v.choice(tap(Verb.ORDER, code), v.t("Order details")))
     body = join_lines(problem, question)
-    return say(state.to("methods", order_code=code), Reply(body, choices))
+    return say(state.to(Stage.METHODS, order_code=code), Reply(body, choices))
 
 
 # ---- status ------------------------------------------------------------------------------------
@@ -145,11 +147,14 @@ def checked(state: State, ctx: Ctx, event: StatusChecked) -> Step:
         choices = action_choices(v, p)
     elif p.status in ("expired", "failed"):
         choices = (
-            v.choice(f"repay:{p.order_code}", v.t("Pay again")),
-            v.choice("m:menu", v.t("Menu")),
+            v.choice(tap(Verb.PAY_AGAIN, p.order_code), v.t("Pay again")),
+            v.choice(tap(Verb.MENU, "menu"), v.t("Menu")),
         )
     else:
-        choices = (v.choice("m:orders", v.t("My orders")), v.choice("m:menu", v.t("Menu")))
+        choices = (
+            v.choice(tap(Verb.MENU, "orders"), v.t("My orders")),
+            v.choice(tap(Verb.MENU, "menu"), v.t("Menu")),
+        )
     return say(state, Reply(text, choices))
 
 
@@ -158,22 +163,26 @@ def checked(state: State, ctx: Ctx, event: StatusChecked) -> Step:
 
 def my_orders(state: State, ctx: Ctx) -> Step:
     check_first = (CheckStatus(state.payment_id, quiet=True),) if state.payment_id else ()
-    return Step(state.to("idle"), (), (*check_first, LoadOrders()))
+    return Step(state.to(Stage.IDLE), (), (*check_first, LoadOrders()))
 
 
 def orders_loaded(state: State, ctx: Ctx, event: OrdersLoaded) -> Step:
     v = voice(state, ctx)
     if not event.orders:
         return say(
-            state, Reply(v.t("You have no orders yet."), (v.choice("m:catalog", v.t("Catalog")),))
+            state,
+            Reply(
+                v.t("You have no orders yet."),
+                (v.choice(tap(Verb.MENU, "catalog"), v.t("Catalog")),),
+            ),
         )
     lines = [_order_line(v, o) for o in event.orders]
     choices = [
-        v.choice(f"ord:{o.code}", f"{o.code} {v.money(o.total)}", v.order_status(o.status))
+        v.choice(tap(Verb.ORDER, o.code), f"{o.code} {v.money(o.total)}", v.order_status(o.status))
         for o in event.orders[:9]
     ]
     body = "\n".join([bold(v.t("My orders")), *lines])
-    return say(state, Reply(body, (*choices, v.choice("m:menu", v.t("Menu")))))
+    return say(state, Reply(body, (*choices, v.choice(tap(Verb.MENU, "menu"), v.t("Menu")))))
 
 
 def _order_line(v: Voice, o: OrderView) -> str:
@@ -204,14 +213,17 @@ def order_loaded(state: State, ctx: Ctx, event: OrderLoaded) -> Step:
 
 def _detail_choices(v: Voice, order: OrderView) -> tuple[Choice, ...]:
     if order.status != "pending_payment":
-        return (v.choice("m:orders", v.t("My orders")), v.choice("m:menu", v.t("Menu")))
+        return (
+            v.choice(tap(Verb.MENU, "orders"), v.t("My orders")),
+            v.choice(tap(Verb.MENU, "menu"), v.t("Menu")),
+        )
     p = order.payment
     if p is not None and p.status in LIVE:
         return action_choices(v, p)
     return (
-        v.choice(f"repay:{order.code}", v.t("Pay")),
-        v.choice(f"cxl:{order.code}", v.t("Cancel order")),
-        v.choice("m:orders", v.t("My orders")),
+        v.choice(tap(Verb.PAY_AGAIN, order.code), v.t("Pay")),
+        v.choice(tap(Verb.CANCEL, order.code), v.t("Cancel order")),
+        v.choice(tap(Verb.MENU, "orders"), v.t("My orders")),
     )
 
 
@@ -222,8 +234,8 @@ def ask_cancel(state: State, ctx: Ctx, code: str) -> Step:
     v = voice(state, ctx)
     question = v.t("Cancel order {code}? This cannot be undone.").format(code=code)
     choices = (
-        v.choice(f"cxly:{code}", v.t("Yes, cancel it")),
-        v.choice(f"ord:{code}", v.t("No, keep it")),
+        v.choice(tap(Verb.CANCEL_YES, code), v.t("Yes, cancel it")),
+        v.choice(tap(Verb.ORDER, code), v.t("No, keep it")),
     )
     return say(state, Reply(question, choices))
 
@@ -235,7 +247,7 @@ def cancel(state: State, ctx: Ctx, code: str) -> Step:
 def cancelled(state: State, ctx: Ctx, event: OrderCancelled) -> Step:
     """The menu only: the order's own "cancelled" message comes once, through the outbox."""
     if event.code == state.order_code:
-        state = state.to("idle", order_code="", payment_id=0)
+        state = state.to(Stage.IDLE, order_code="", payment_id=0)
     return menu_step(state, ctx)
 
 
@@ -249,4 +261,4 @@ def keep_order_on_cancel(state: State, ctx: Ctx) -> Step:
     """/cancel while paying: back to the menu; the order stays payable from My orders."""
     v = voice(state, ctx)
     text = v.t("OK. Order {code} is still waiting for payment; you find it under My orders.")
-    return menu_step(state.to("idle"), ctx, text.format(code=state.order_code))
+    return menu_step(state.to(Stage.IDLE), ctx, text.format(code=state.order_code))

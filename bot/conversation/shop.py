@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import (
     Voice,
     bold,
@@ -22,7 +23,7 @@ from bot.conversation.common import (
     voice,
 )
 from bot.conversation.ctx import Ctx, Item
-from bot.conversation.model import CartLine, State, Step
+from bot.conversation.model import CartEntry, Stage, State, Step
 from bot.conversation.parse import Wanted, parse_order
 from bot.conversation.replies import Choice, Image, Reply
 from payments.orders import MAX_QUANTITY
@@ -52,9 +53,11 @@ def categories(state: State, ctx: Ctx) -> Step:
     if not shown:
         empty = v.t("The catalog is empty right now. Please come back later.")
         return menu_step(state, ctx, empty)
-    choices = [v.choice(f"cat:{sku_token(s.key)}:0", v.name(s.names)) for s in shown[:9]]
-    choices.append(v.choice("m:cart", v.t("Cart")))
-    return say(state.to("idle"), Reply(v.t("What are you looking for?"), tuple(choices)))
+    choices = [
+        v.choice(tap(Verb.CATEGORY, f"{sku_token(s.key)}:0"), v.name(s.names)) for s in shown[:9]
+    ]
+    choices.append(v.choice(tap(Verb.MENU, "cart"), v.t("Cart")))
+    return say(state.to(Stage.IDLE), Reply(v.t("What are you looking for?"), tuple(choices)))
 
 
 def category_page(state: State, ctx: Ctx, arg: str) -> Step:
@@ -71,12 +74,12 @@ def category_page(state: State, ctx: Ctx, arg: str) -> Step:
     listed = [item for item in shown if not item.photo]
     choices = [_add_choice(v, item) for item in listed]
     if len(items) > (page + 1) * PAGE:
-        choices.append(v.choice(f"cat:{token}:{page + 1}", v.t("More")))
-    choices.append(v.choice("m:catalog", v.t("Back")))
+        choices.append(v.choice(tap(Verb.CATEGORY, f"{token}:{page + 1}"), v.t("More")))
+    choices.append(v.choice(tap(Verb.MENU, "catalog"), v.t("Back")))
     section = ctx.section(key)
     title = bold(v.name(section.names)) if section else ""
     body = "\n\n".join([title, *(product_text(v, item) for item in listed)]).strip()
-    return say(state.to("idle"), *cards, Reply(body or v.t("Tap to add:"), tuple(choices)))
+    return say(state.to(Stage.IDLE), *cards, Reply(body or v.t("Tap to add:"), tuple(choices)))
 
 
 def product_text(v: Voice, item: Item) -> str:
@@ -90,7 +93,7 @@ def _card(v: Voice, item: Item) -> Reply:
 
 
 def _add_choice(v: Voice, item: Item) -> Choice:
-    return v.choice(f"add:{sku_token(item.sku)}", f"+ {v.name(item)}", v.money(item.price))
+    return v.choice(tap(Verb.ADD, sku_token(item.sku)), f"+ {v.name(item)}", v.money(item.price))
 
 
 def add(state: State, ctx: Ctx, token: str) -> Step:
@@ -103,29 +106,31 @@ def add(state: State, ctx: Ctx, token: str) -> Step:
         return say(state, Reply(problem, _after_add_choices(v, item)))
     text = v.t("Added {name} to your cart.").format(name=v.name(item))
     reply = Reply(f"{text}\n{_cart_line(v, cart)}", _after_add_choices(v, item))
-    return say(state.to("idle", cart=cart), reply)
+    return say(state.to(Stage.IDLE, cart=cart), reply)
 
 
 def _after_add_choices(v: Voice, item: Item | None) -> tuple[Choice, ...]:
-    back = f"cat:{sku_token(item.category)}:0" if item else "m:catalog"
+    back = (
+        tap(Verb.CATEGORY, f"{sku_token(item.category)}:0") if item else tap(Verb.MENU, "catalog")
+    )
     return (
-        v.choice("co", v.t("Checkout")),
-        v.choice("m:cart", v.t("Cart")),
+        v.choice(tap(Verb.CHECKOUT), v.t("Checkout")),
+        v.choice(tap(Verb.MENU, "cart"), v.t("Cart")),
         v.choice(back, v.t("Keep shopping")),
     )
 
 
-def _cart_line(v: Voice, cart: tuple[CartLine, ...]) -> str:
+def _cart_line(v: Voice, cart: tuple[CartEntry, ...]) -> str:
     return v.t("Your cart: {total}").format(total=v.money(total(v, cart)))
 
 
-def total(v: Voice, cart: tuple[CartLine, ...]) -> int:
+def total(v: Voice, cart: tuple[CartEntry, ...]) -> int:
     return sum(item.price * q for sku, q in cart if (item := v.ctx.item(sku)) is not None)
 
 
 def _add_lines(
-    v: Voice, cart: tuple[CartLine, ...], lines: tuple[CartLine, ...]
-) -> tuple[tuple[CartLine, ...], str]:
+    v: Voice, cart: tuple[CartEntry, ...], lines: tuple[CartEntry, ...]
+) -> tuple[tuple[CartEntry, ...], str]:
     """The cart with these lines added, or the cart unchanged and why not."""
     merged = dict(cart)
     for sku, quantity in lines:
@@ -146,14 +151,19 @@ def _add_lines(
 
 def show_cart(state: State, ctx: Ctx, *, edit: bool = False, note: str = "") -> Step:
     v = voice(state, ctx)
-    state = state.to("idle")
+    state = state.to(Stage.IDLE)
     if not state.cart:
         empty = v.t("Your cart is empty.")
         body = f"{note}\n{empty}".strip()
-        return say(state, Reply(body, (v.choice("m:catalog", v.t("Catalog")),), edit=edit))
+        return say(
+            state, Reply(body, (v.choice(tap(Verb.MENU, "catalog"), v.t("Catalog")),), edit=edit)
+        )
     lines = [_line_text(v, sku, q) for sku, q in state.cart]
     body = "\n".join([note, bold(v.t("Your cart")), *lines, "", _total_text(v, state.cart)])
-    more = (v.choice("co", v.t("Checkout")), v.choice("m:catalog", v.t("Keep shopping")))
+    more = (
+        v.choice(tap(Verb.CHECKOUT), v.t("Checkout")),
+        v.choice(tap(Verb.MENU, "catalog"), v.t("Keep shopping")),
+    )
     choices = (*_line_choices(v, state.cart), *more)
     return say(state, Reply(body.strip(), choices, edit=edit))
 
@@ -165,25 +175,26 @@ def _line_text(v: Voice, sku: str, quantity: int) -> str:
     return f"{quantity}× {v.name(item)}  {v.money(item.price * quantity)}"
 
 
-def _total_text(v: Voice, cart: tuple[CartLine, ...]) -> str:
+def _total_text(v: Voice, cart: tuple[CartEntry, ...]) -> str:
     return v.t("Total: {amount}").format(amount=v.money(total(v, cart)))
 
 
-def _line_choices(v: Voice, cart: tuple[CartLine, ...]) -> tuple[Choice, ...]:
+def _line_choices(v: Voice, cart: tuple[CartEntry, ...]) -> tuple[Choice, ...]:
     if len(cart) == 1:
         return _editor_choices(v, cart[0][0])[:3]
     return tuple(
-        v.choice(f"line:{sku_token(sku)}", f"✎ {_short_name(v, sku)} ×{q}") for sku, q in cart
+        v.choice(tap(Verb.LINE, sku_token(sku)), f"✎ {_short_name(v, sku)} ×{q}")
+        for sku, q in cart
     )
 
 
 def _editor_choices(v: Voice, sku: str) -> tuple[Choice, ...]:
     token = sku_token(sku)
     return (
-        v.choice(f"dec:{token}", "−"),
-        v.choice(f"inc:{token}", "+"),
-        v.choice(f"rm:{token}", v.t("Remove")),
-        v.choice("m:cart", v.t("Back to cart")),
+        v.choice(tap(Verb.LESS, token), "−"),
+        v.choice(tap(Verb.MORE, token), "+"),
+        v.choice(tap(Verb.REMOVE, token), v.t("Remove")),
+        v.choice(tap(Verb.MENU, "cart"), v.t("Back to cart")),
     )
 
 
@@ -198,7 +209,7 @@ def line_editor(state: State, ctx: Ctx, token: str, note: str = "") -> Step:
         return show_cart(state, ctx, edit=True)
     v = voice(state, ctx)
     body = "\n".join([note, _line_text(v, sku, state.quantity(sku)), _total_text(v, state.cart)])
-    return say(state.to("idle"), Reply(body.strip(), _editor_choices(v, sku), edit=True))
+    return say(state.to(Stage.IDLE), Reply(body.strip(), _editor_choices(v, sku), edit=True))
 
 
 def change_line(state: State, ctx: Ctx, op: str, token: str) -> Step:
@@ -207,7 +218,8 @@ def change_line(state: State, ctx: Ctx, op: str, token: str) -> Step:
         return show_cart(state, ctx, edit=True)
     v = voice(state, ctx)
     had = state.quantity(sku)
-    quantity = {"inc": had + 1, "dec": had - 1}.get(op, 0)  # rm: none left
+    after: dict[str, int] = {Verb.MORE: had + 1, Verb.LESS: had - 1}
+    quantity = after.get(op, 0)  # rm: none left
     item = ctx.item(sku)
     note = ""
     if quantity > MAX_QUANTITY or (item and item.stock is not None and quantity > item.stock):
@@ -234,9 +246,12 @@ def typed_order(state: State, ctx: Ctx, text: str) -> Step:
         return _suggest(state, ctx, notes, suggestions)
     listing = ", ".join(f"{q}× {_short_name(v, s)}" for s, q in good)
     ask = v.t("Add {items} to your cart?").format(items=listing)
-    choices = (v.choice("ft:yes", v.t("Yes")), v.choice("ft:no", v.t("No")))
+    choices = (
+        v.choice(tap(Verb.FIRST_TIME, "yes"), v.t("Yes")),
+        v.choice(tap(Verb.FIRST_TIME, "no"), v.t("No")),
+    )
     body = "\n".join([*notes, ask]).strip()
-    return say(state.to("confirm_add", pending=good), Reply(body, choices))
+    return say(state.to(Stage.CONFIRM_ADD, pending=good), Reply(body, choices))
 
 
 def _problem(v: Voice, wanted: Wanted) -> str:
@@ -255,8 +270,11 @@ def _problem(v: Voice, wanted: Wanted) -> str:
 def _suggest(state: State, ctx: Ctx, notes: list[str], skus: tuple[str, ...]) -> Step:
     v = voice(state, ctx)
     items = [i for s in skus if (i := ctx.item(s))]
-    choices = (*(_add_choice(v, i) for i in items[:5]), v.choice("m:catalog", v.t("Catalog")))
-    return say(state.to("idle", pending=()), Reply("\n".join(notes), choices))
+    choices = (
+        *(_add_choice(v, i) for i in items[:5]),
+        v.choice(tap(Verb.MENU, "catalog"), v.t("Catalog")),
+    )
+    return say(state.to(Stage.IDLE, pending=()), Reply("\n".join(notes), choices))
 
 
 def not_understood(state: State, ctx: Ctx, detail: str = "") -> Step:
@@ -270,7 +288,7 @@ def not_understood(state: State, ctx: Ctx, detail: str = "") -> Step:
 def accept_pending(state: State, ctx: Ctx) -> Step:
     v = voice(state, ctx)
     cart, problem = _add_lines(v, state.cart, state.pending)
-    state = state.to("idle", pending=())
+    state = state.to(Stage.IDLE, pending=())
     if problem:
         return show_cart(state, ctx, note=problem)
     return show_cart(replace(state, cart=cart), ctx, note=v.t("Added."))

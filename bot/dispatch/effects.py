@@ -49,11 +49,11 @@ from storage.db import Sessions, transaction
 from storage.models import Customer, Order, OrderItem, Payment
 
 log = logging.getLogger(__name__)
-StatusCheck = Callable[[Runtime, int], Awaitable[Any]]
+CheckNow = Callable[[Runtime, int], Awaitable[Any]]
 
 
 async def run_effect(
-    runtime: Runtime, chat: Chat, effect: Effect, check: StatusCheck
+    runtime: Runtime, chat: Chat, effect: Effect, check: CheckNow
 ) -> Event | None:
     match effect:
         case PlaceOrder():
@@ -128,7 +128,7 @@ async def _start_payment(runtime: Runtime, chat: Chat, code: str, method: str) -
 
 
 async def _check(
-    runtime: Runtime, chat: Chat, payment_id: int, quiet: bool, check: StatusCheck
+    runtime: Runtime, chat: Chat, payment_id: int, quiet: bool, check: CheckNow
 ) -> Event:
     if await _owned_payment(runtime, chat, payment_id) is None:
         return NotFound()

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from bot import texts
 from bot.api.views import order_detail, orders_page
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import MENU, ORDER_STATUS
 from bot.conversation.replies import Choice, Inbound, Reply
 from bot.merchant.report import (
@@ -133,7 +134,7 @@ async def show_help(desk: Desk, _args: str) -> list[Reply]:
         "/stats [YYYY-MM-DD] " + t("a day's orders and money"),
         "/export [from] [to] " + t("orders as a CSV file"),
     ]
-    return [Reply("\n".join(lines), (Choice("ml:paid", t("Paid orders")),))]
+    return [Reply("\n".join(lines), (Choice(tap(Verb.MERCHANT_LIST, "paid"), t("Paid orders")),))]
 
 
 async def list_orders(desk: Desk, args: str) -> list[Reply]:
@@ -148,8 +149,12 @@ async def list_orders(desk: Desk, args: str) -> list[Reply]:
     if not orders:
         return [Reply(desk.t("No orders yet.") if not status else desk.t("No such orders."))]
     lines = [_order_line(desk, o) for o in orders]
-    choices = tuple(Choice(f"mo:{o['code']}", f"{o['code']} · {desk.status(o['status'])}"[:40])
-                    for o in orders)  # fmt: skip
+    choices = tuple(
+        Choice(
+            tap(Verb.MERCHANT_ORDER, o["code"]), f"{o['code']} · {desk.status(o['status'])}"[:40]
+        )
+        for o in orders
+    )
     return [Reply("\n".join(lines), choices)]
 
 
@@ -201,9 +206,9 @@ def _order_choices(desk: Desk, order: dict[str, Any]) -> tuple[Choice, ...]:
     code, status = order["code"], order["status"]
     choices = []
     if status == OrderStatus.PAID:
-        choices.append(Choice(f"ms:{code}", desk.t("Mark shipped")))
+        choices.append(Choice(tap(Verb.MERCHANT_SHIP, code), desk.t("Mark shipped")))
     if status in (OrderStatus.PAID, OrderStatus.PENDING_PAYMENT):
-        choices.append(Choice(f"mc:{code}", desk.t("Cancel order")))
+        choices.append(Choice(tap(Verb.MERCHANT_CANCEL, code), desk.t("Cancel order")))
     return tuple(choices)
 
 
@@ -224,7 +229,15 @@ async def ship(desk: Desk, args: str) -> list[Reply]:
 async def ask_cancel(desk: Desk, code: str) -> list[Reply]:
     question = desk.t("Cancel order {code}? Its stock goes back on sale.").format(code=code)
     yes, no = desk.t("Yes, cancel it"), desk.t("No")
-    return [Reply(question, (Choice(f"mcy:{code}", yes), Choice(f"mo:{code}", no)))]
+    return [
+        Reply(
+            question,
+            (
+                Choice(tap(Verb.MERCHANT_CANCEL_YES, code), yes),
+                Choice(tap(Verb.MERCHANT_ORDER, code), no),
+            ),
+        )
+    ]
 
 
 async def cancel(desk: Desk, args: str) -> list[Reply]:
@@ -312,10 +325,10 @@ COMMANDS: Final[dict[str, Action]] = {
     "help": show_help,
 }
 TAPS: Final[dict[str, Action]] = {
-    "ml": list_orders,
-    "mo": show_order,
-    "ord": show_order,  # "Order details" under a notice
-    "ms": ship,
-    "mc": _tap_cancel,
-    "mcy": cancel,
+    Verb.MERCHANT_LIST: list_orders,
+    Verb.MERCHANT_ORDER: show_order,
+    Verb.ORDER: show_order,  # "Order details" under a notice
+    Verb.MERCHANT_SHIP: ship,
+    Verb.MERCHANT_CANCEL: _tap_cancel,
+    Verb.MERCHANT_CANCEL_YES: cancel,
 }

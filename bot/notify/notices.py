@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from bot import methods, texts
+from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import LABEL_MAX, shorten, user_text
 from bot.conversation.replies import Choice, Reply
 from bot.texts import N_
@@ -97,7 +98,7 @@ def _paid(n: _Notice) -> Reply:
     text = n.t("Payment received: order {code}, {amount} via {method}")
     thanks = n.t("Thank you! We are getting your order ready.")
     body = f"{text.format(code=n.code, amount=n.money(), method=n.method())}\n{thanks}"
-    return Reply(body, (n.choice(f"ord:{n.code}", N_("Order details")),))
+    return Reply(body, (n.choice(tap(Verb.ORDER, n.code), N_("Order details")),))
 
 
 def _failed(n: _Notice) -> Reply:
@@ -112,12 +113,17 @@ def _payment_expired(n: _Notice) -> Reply:
 
 
 def _repay_choices(n: _Notice, label: str) -> tuple[Choice, ...]:
-    return (n.choice(f"repay:{n.code}", label), n.choice(f"cxl:{n.code}", N_("Cancel order")))
+    return (
+        n.choice(tap(Verb.PAY_AGAIN, n.code), label),
+        n.choice(tap(Verb.CANCEL, n.code), N_("Cancel order")),
+    )
 
 
 def _order_expired(n: _Notice) -> Reply:
     text = n.t("Order {code} was not paid in time, so it is closed. Welcome to order again.")
-    return Reply(text.format(code=n.code), (n.choice("m:catalog", N_("Order again")),))
+    return Reply(
+        text.format(code=n.code), (n.choice(tap(Verb.MENU, "catalog"), N_("Order again")),)
+    )
 
 
 def _order_cancelled(n: _Notice) -> Reply:
@@ -128,7 +134,13 @@ def _order_cancelled(n: _Notice) -> Reply:
         text = n.t("Order {code} was cancelled by the shop.").format(code=n.code)
         if reason:
             text += "\n" + n.t("Reason: {reason}").format(reason=user_text(reason))
-    return Reply(text, (n.choice("m:catalog", N_("Catalog")), n.choice("m:menu", N_("Menu"))))
+    return Reply(
+        text,
+        (
+            n.choice(tap(Verb.MENU, "catalog"), N_("Catalog")),
+            n.choice(tap(Verb.MENU, "menu"), N_("Menu")),
+        ),
+    )
 
 
 def _shipped(n: _Notice) -> Reply:
@@ -136,15 +148,18 @@ def _shipped(n: _Notice) -> Reply:
     tracking = n.payload.get("tracking")
     if tracking:
         text += "\n" + n.t("Tracking: {tracking}").format(tracking=user_text(str(tracking)))
-    return Reply(text, (n.choice("m:orders", N_("My orders")),))
+    return Reply(text, (n.choice(tap(Verb.MENU, "orders"), N_("My orders")),))
 
 
 def _reminder(n: _Notice) -> Reply:
     text = n.t("Reminder: the payment for order {code} expires at {time}.")
     body = text.format(code=n.code, time=n.when(n.payload["expires_at"]))
-    choices: tuple[Choice, ...] = (n.choice(f"repay:{n.code}", N_("How to pay")),)
+    choices: tuple[Choice, ...] = (n.choice(tap(Verb.PAY_AGAIN, n.code), N_("How to pay")),)
     if n.payload.get("payment_id"):
-        choices = (n.choice(f"chk:{int(n.payload['payment_id'])}", N_("Check status")), *choices)
+        choices = (
+            n.choice(tap(Verb.CHECK, int(n.payload["payment_id"])), N_("Check status")),
+            *choices,
+        )
     return Reply(body, choices)
 
 
@@ -154,8 +169,8 @@ def _no_prompt(n: _Notice) -> Reply:
         "phone is on and has signal, or choose another method."
     )
     choices = (
-        n.choice(f"chk:{int(n.payload['payment_id'])}", N_("Check status")),
-        n.choice(f"chg:{n.code}", N_("Change method")),
+        n.choice(tap(Verb.CHECK, int(n.payload["payment_id"])), N_("Check status")),
+        n.choice(tap(Verb.CHANGE_METHOD, n.code), N_("Change method")),
     )
     return Reply(text.format(code=n.code), choices)
 
@@ -218,7 +233,7 @@ def _generic(kind: str, n: _Notice) -> Reply:
     for label, value in _safe_fields(n):
         lines.append(f"{label}: {value}")
     code = p.get("order_code")
-    choices = (n.choice(f"ord:{code}", N_("Order details")),) if code else ()
+    choices = (n.choice(tap(Verb.ORDER, code), N_("Order details")),) if code else ()
     return Reply("\n".join(lines), choices)
 
 

@@ -33,7 +33,7 @@ from bot.notify.pace import NO_LIMIT, Pace, Pacer
 from bot.notify.sender import RetryLater, Sender, Undeliverable
 from storage.db import Sessions, transaction
 from storage.models import utcnow
-from storage.outbox_repo import OutboxRepo, OutboxRow
+from storage.outbox_repo import OutboxLeases, OutboxRow
 
 if TYPE_CHECKING:
     from bot.config import Shop
@@ -129,16 +129,16 @@ class OutboxWorker:
             return 0
         now = utcnow()
         async with self._read() as session:
-            if not await OutboxRepo(session).any_due(now, channels):
+            if not await OutboxLeases(session).any_due(now, channels):
                 return 0
         lease_until = now + timedelta(seconds=self.tuning.lease)
         async with transaction(self._sessions) as session:
-            rows = await OutboxRepo(session).claim_due(now, lease_until, channels, room)
+            rows = await OutboxLeases(session).claim_due(now, lease_until, channels, room)
         overflow = [row for row in rows if not self._queue(row)]
         if overflow:  # back to the table until their chat's lane has room
             async with transaction(self._sessions) as session:
                 later = now + max(self._lane_time(row) for row in overflow)
-                await OutboxRepo(session).release(overflow, later)
+                await OutboxLeases(session).release(overflow, later)
         return len(rows)
 
     def _lane_time(self, row: OutboxRow) -> timedelta:
@@ -193,7 +193,7 @@ class OutboxWorker:
     async def _put_back(self, rows: list[OutboxRow]) -> None:
         try:
             async with transaction(self._sessions) as session:
-                await OutboxRepo(session).release(rows, utcnow())
+                await OutboxLeases(session).release(rows, utcnow())
         except Exception:
             log.exception("outbox: could not put %d rows back; their lease runs out", len(rows))
 
@@ -244,7 +244,7 @@ class OutboxWorker:
         for attempt in range(3):  # a lost write means a duplicate message after the lease
             try:
                 async with transaction(self._sessions) as session:
-                    await OutboxRepo(session).mark_sent([row.id], utcnow())
+                    await OutboxLeases(session).mark_sent([row.id], utcnow())
                 return
             except Exception:
                 log.exception("outbox: row %s sent but not recorded (try %d)", row.id, attempt)
@@ -264,7 +264,7 @@ class OutboxWorker:
     async def _retry(self, row: OutboxRow, delay: float, error: str, counted: bool) -> None:
         at = utcnow() + timedelta(seconds=delay)
         async with transaction(self._sessions) as session:
-            await OutboxRepo(session).retry_at(row, at, error, count_attempt=counted)
+            await OutboxLeases(session).retry_at(row, at, error, count_attempt=counted)
         self._wake_at(delay)
 
     async def _give_up(self, row: OutboxRow, reason: str) -> None:
@@ -272,7 +272,7 @@ class OutboxWorker:
             "outbox: row %s (%s) on %s given up: %s", row.id, row.kind, row.channel, reason
         )
         async with transaction(self._sessions) as session:
-            await OutboxRepo(session).give_up(row, utcnow(), reason)
+            await OutboxLeases(session).give_up(row, utcnow(), reason)
 
     def _wake_at(self, delay: float) -> None:
         """A retry due sooner than the next poll still goes out on time."""
