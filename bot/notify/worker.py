@@ -7,8 +7,10 @@ channel's Pacer, and records the outcome: sent; retry after the channel's retry-
 growing back-off; or given up at once when the channel says it never will (a customer who
 blocked the bot), with the reason kept in `last_error`.
 
-Channels plug in a `Sender` with `register_sender(app, sender)`; the worker claims only rows
-of channels it has a sender for, so the others stay in the table for whoever sends them.
+Channels plug in a `Sender` (bot/notify/sender.py) through `runtime.outbox.register(sender)`
+when they start (or `register_sender(app, sender)`); the worker claims only rows of channels
+it has a sender for, so the others stay in the table for whoever sends them. Each row is
+rendered by bot/notify/render.py.
 """
 
 from __future__ import annotations
@@ -16,27 +18,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from random import Random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.replies import Reply
-from bot.notify.notice_data import load_notice_extra
-from bot.notify.notices import render_notice
 from bot.notify.pace import NO_LIMIT, Pace, Pacer
+from bot.notify.render import render_row
 from bot.notify.sender import RetryLater, Sender, Undeliverable
 from storage.db import Sessions, transaction
 from storage.models import utcnow
 from storage.outbox_repo import OutboxLeases, OutboxRow
 
 if TYPE_CHECKING:
-    from bot.config import Shop
     from bot.runtime import Runtime
 
 __all__ = [
@@ -315,22 +315,3 @@ async def outbox_worker(app: web.Application) -> AsyncIterator[None]:
     yield
     await worker.close()
     await task
-
-
-async def render_row(
-    session: AsyncSession, shop: Shop, kind: str, payload: Mapping[str, Any], *, to_merchant: bool
-) -> Reply:
-    """One outbox row as its recipient reads it: a customer in the language the row was
-    written in, a merchant in the shop's first language."""
-    language = str(payload.get("language") or shop.languages[0])
-    if to_merchant:
-        language = shop.languages[0]
-    extra = await load_notice_extra(session, kind, payload, language=language)
-    return render_notice(
-        kind,
-        payload,
-        language=language,
-        tz=shop.timezone,
-        country=shop.country,
-        extra=extra,
-    )
