@@ -1,13 +1,13 @@
 """Chat latency and throughput: a real `checkout-bot run` process in webhook mode on SQLite,
 python-telegram-bot talking to a fake Bot API, next to an echo bot on the same fake.
 
-This process plays Telegram: the fake Bot API (tests/fakes/telegram.py) POSTs each update to
-the bot's webhook, as Telegram does, and notes when the bot's answer (sendMessage,
+This process plays Telegram: the fake Bot API (tests/channels/telegram/fake.py) POSTs each
+update to the bot's webhook, as Telegram does, and notes when the bot's answer (sendMessage,
 editMessageText, ...) reaches it. Time from update to reply = that moment minus when the
 update was due. Simulated customers walk the shop (start, catalog, category, add, +1, a typed
 order, yes, cart) one update at a time; every update loads and saves the conversation.
 
-The echo bot is the floor: PTB with the same transport (bot/channels/telegram_http.py) behind
+The echo bot is the floor: PTB with the same transport (bot/channels/telegram/transport.py) behind
 the same kind of aiohttp webhook route, answering each update with one sendMessage (and each
 tap with answerCallbackQuery), no storage.
 
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.callbacks import free_port  # noqa: E402
-from tests.fakes.telegram import SENDS, TOKEN, Call, FakeBotAPI  # noqa: E402
+from tests.channels.telegram.fake import SENDS, TOKEN, Call, FakeBotAPI  # noqa: E402
 
 SECRET: Final = "bench-webhook-secret"
 STEPS: Final = (
@@ -69,7 +69,7 @@ def serve_echo(port: int, api_url: str) -> None:
     from telegram import Update
     from telegram.ext import Application, TypeHandler
 
-    from bot.channels.telegram_http import AiohttpRequest  # the same transport as the app
+    from bot.channels.telegram.transport import AiohttpRequest  # the same transport as the app
 
     async def echo(update: Update, _: Any) -> None:
         chat = update.effective_chat

@@ -15,8 +15,8 @@ from typing import ClassVar
 
 from sqlalchemy import select, update
 
-from bot.catalog import parse_catalog
-from bot.catalog_sync import sync_catalog
+from bot.catalog.spec import parse_catalog
+from bot.catalog.sync import sync_catalog
 from bot.config import Config
 from bot.scheduler import make_context, make_reconciler
 from payments.attempts import begin_attempt

@@ -1,5 +1,8 @@
 """Composition root: create_app(config) wires storage, gateways, routes and background work.
 
+The only importer of the API, the channels, the outbox worker and the scheduler; what they
+share is in bot/runtime.py, so none of them imports this module back.
+
 Everything with a lifetime lives in a cleanup context, so tests and `checkout-bot run` start
 and stop the same way.
 """
@@ -7,115 +10,35 @@ and stop the same way.
 from __future__ import annotations
 
 import html
+import importlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 
 import aiohttp
 from aiohttp import web
 
-from bot import api, metrics, notify
+from bot import metrics
 from bot.access_log import quiet_malformed_requests
-from bot.catalog_cache import CatalogCache
-from bot.catalog_sync import sync_catalog
+from bot.api import routes as api
+from bot.catalog.sync import sync_catalog
+from bot.channels import CHANNELS
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
 from bot.metrics import healthz
-from bot.scheduler import policy, scheduler
+from bot.notify import worker as notify
+from bot.runtime import RUNTIME, Runtime, utcnow
+from bot.scheduler import scheduler
 from bot.server import read_body_in_time
 from payments import web as callback_web
-from payments.attempts import cancel_at_gateways, start_payment
-from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
-from payments.orders import OrderError, Shop
-from payments.ports import PaymentRow, Recipient
 from payments.refused import RefusedCallbacks
-from payments.sandbox_server import SandboxProvider
-from storage.db import Sessions, is_sqlite, make_engine, make_sessions, transaction, upgrade
-from storage.repo import SqlStore, store_transaction
+from storage.db import is_sqlite, make_engine, make_sessions, transaction, upgrade
 
 log = logging.getLogger(__name__)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Runtime:
-    """The live parts of one running app, for routes, background jobs and tests."""
-
-    config: Config
-    clock: Callable[[], datetime] = utcnow
-    sessions: Sessions | None = None
-    read_sessions: Sessions | None = None  # SQLite: readers that never wait for the writer
-    http: aiohttp.ClientSession | None = None
-    gateways: dict[str, Gateway] = field(default_factory=dict)
-    sandbox: SandboxProvider | None = None
-    batcher: ApplyBatcher | None = None
-    finder: PaymentFinder | None = None
-    refused: RefusedCallbacks | None = None
-    # Set by the scheduler's context. Ask a gateway about one payment now (rate-limited per
-    # payment); and have the poller look at a returning customer's open payments soon.
-    check_status: Callable[[int], Awaitable[Any]] | None = None
-    customer_back: Callable[[int], Awaitable[Any]] | None = None
-    catalog: CatalogCache = field(default_factory=CatalogCache)  # what the chat sells
-
-    def uow(self) -> AbstractAsyncContextManager[SqlStore]:
-        assert self.sessions is not None, "database not started"
-        return store_transaction(self.sessions)
-
-    def read_uow(self) -> AbstractAsyncContextManager[SqlStore]:
-        assert self.read_sessions is not None, "database not started"
-        return store_transaction(self.read_sessions)
-
-    @property
-    def shop(self) -> Shop:
-        return shop_rules(self.config)
-
-    def callback_url(self, gateway: str) -> str:
-        return f"{self.config.server.public_url}/callbacks/{gateway}"
-
-    async def start_payment(self, order_code: str, method: MethodId) -> PaymentRow:
-        """Start (or reuse) a payment attempt with an enabled method of this shop."""
-        section = self.config.payments.enabled().get(method.gateway)
-        gateway = self.gateways.get(method.gateway)
-        if section is None or gateway is None or method.local not in section.methods:
-            raise OrderError("method_unavailable", f"{method} is not offered by this shop.")
-        return await start_payment(
-            self.uow,
-            self.shop,
-            gateway,
-            order_code,
-            method,
-            expiry=timedelta(seconds=section.expiry),
-            callback_url=self.callback_url(method.gateway),
-            return_url=f"{self.config.server.public_url}/return",
-            first_check=policy(self.config.reconcile).schedules[method.kind].first,
-            now=self.clock(),
-        )
-
-    async def cancel_at_gateways(self, attempts: Iterable[PaymentRow]) -> None:
-        """After a cancel is committed: the attempts it took with it, at their gateways."""
-        await cancel_at_gateways(self.uow, self.shop, self.gateways, attempts, now=self.clock())
-
-
-RUNTIME = web.AppKey("runtime", Runtime)
 MAX_BODY = 1024 * 1024  # every request body; the callback route and the API cut lower
-
-
-def shop_rules(config: Config) -> Shop:
-    merchants = tuple(Recipient("telegram", str(c)) for c in config.telegram.merchant_chat_ids)
-    merchants += tuple(Recipient("whatsapp", n) for n in config.whatsapp.merchant_numbers)
-    return Shop(
-        currency=config.shop.currency,
-        shipping_fee=config.shop.shipping_fee,
-        order_expiry=timedelta(seconds=config.shop.order_expiry),
-        merchants=merchants,
-    )
 
 
 def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
@@ -149,10 +72,8 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
         runtime.sandbox.add_routes(app, "/sandbox")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/return", returned)
-    if config.telegram.enabled:
-        from bot.channels import telegram  # it imports the dispatcher, which imports this module
-
-        telegram.install(app, runtime)  # its cleanup context and POST /telegram/webhook
+    for channel in CHANNELS:  # each decides from its config section whether it runs
+        importlib.import_module(f"bot.channels.{channel}.install").install(app, runtime)
     notify.install(app, runtime)  # the outbox worker, last: it stops first
     app.middlewares.append(read_body_in_time(config.server.read_timeout, MAX_BODY))
     return app

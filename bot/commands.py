@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.catalog import load_catalog_file
-from bot.catalog_sync import sync_catalog
+from bot.catalog.spec import load_catalog_file
+from bot.catalog.sync import sync_catalog
 from bot.config import Config
 from storage.db import is_sqlite, make_engine, make_sessions, transaction, upgrade_sync
 
@@ -133,8 +133,8 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from bot.app import utcnow
     from bot.gateways import build_gateways
+    from bot.runtime import utcnow
     from bot.scheduler import make_context
     from payments.reconcile import OnceReport
     from payments.reconcile import reconcile_once as once
@@ -183,7 +183,7 @@ def demo(config: Config, args: argparse.Namespace) -> int:
 
 
 def _read_orders(config: Config, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one of the API's read queries (bot/api_views.py) against the configured database."""
+    """Run one of the API's read queries (bot/api/views.py) against the configured database."""
     if is_sqlite(config.database.url):
         upgrade_sync(config.database.url)
 
@@ -202,7 +202,7 @@ def orders_list(config: Config, args: argparse.Namespace) -> int:
     """The newest orders, as `GET /api/orders` lists them."""
     import json
 
-    from bot.api_views import order_table, orders_page
+    from bot.api.views import order_table, orders_page
 
     async def query(session: AsyncSession) -> list[dict[str, Any]]:
         orders, _ = await orders_page(session, status=args.status, limit=args.limit, before=None)
@@ -220,7 +220,7 @@ def orders_show(config: Config, args: argparse.Namespace) -> int:
     """One order with its payments and their events, as `GET /api/orders/{code}` shows it."""
     import json
 
-    from bot.api_views import order_detail, order_text
+    from bot.api.views import order_detail, order_text
 
     order = _read_orders(config, lambda session: order_detail(session, args.code))
     if order is None:

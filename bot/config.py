@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import list_currencies
 
-from bot.catalog import Catalog, load_catalog_file, parse_catalog
+from bot.catalog.spec import Catalog, load_catalog_file, parse_catalog
 from bot.configload import DURATION, SECRET, URL, ConfigError, build, meta
 from payments import METHODS
 from payments.base import MethodId

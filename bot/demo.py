@@ -22,11 +22,14 @@ import phonenumbers
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.app import RUNTIME, Runtime, create_app
-from bot.channels.console import CHANNEL, ConsoleChat, ConsoleOutbox, render
+from bot.app import create_app
+from bot.channels.console.inbound import CHANNEL, ConsoleChat
+from bot.channels.console.render import render
+from bot.channels.console.sender import ConsoleOutbox
 from bot.config import Config
-from bot.dispatch import handle
-from bot.replies import Reply
+from bot.conversation.replies import Reply
+from bot.dispatch.dispatcher import handle
+from bot.runtime import RUNTIME, Runtime
 from bot.texts import supported
 from payments.base import PaymentError
 from payments.ports import Recipient

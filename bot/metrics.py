@@ -5,8 +5,11 @@ their counts apart. Counters count what this process did; the gauges of payments
 and of the outbox's depth are read from the database at scrape time, so every instance reports
 the same shared numbers: aggregate those with max(), not sum().
 
-Other parts of the app report through the small functions below: `chat_update(app, channel)`,
-`outbox_send_failed(app, channel)` and `status_query(app, gateway, outcome)`.
+Where the counters count: chat updates by channel in bot/dispatch/answer.py (every
+channel's events pass there), failed outbox sends by channel in bot/notify/worker.py, status
+queries in bot/api/routes.py, callbacks and refused callbacks through the hooks below. The
+instruments are the runtime's (bot/instruments.py); `chat_update(app, channel)` and its
+siblings are the same counts for code holding only the app.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.scheduler import scheduler_running
+from bot.instruments import Metrics
+from bot.runtime import METRICS, RUNTIME
 from payments.base import PaymentStatus
 from payments.orders import MESSAGE_CHANNELS
 from storage.db import Sessions
@@ -32,60 +36,9 @@ log = logging.getLogger(__name__)
 HEALTH_TIMEOUT: Final = 5.0  # seconds for the database to answer SELECT 1
 
 
-class Metrics:
-    """The app's instruments; names as operators and dashboards use them."""
-
-    def __init__(self) -> None:
-        self.registry = registry = CollectorRegistry()
-        self.callbacks = Counter(
-            "checkout_callbacks",
-            "Gateway callbacks answered, by gateway and result",
-            ["gateway", "result"],
-            registry=registry,
-        )
-        self.refused_callbacks = Counter(
-            "checkout_refused_callbacks",
-            "Refused callbacks by what became of them: kept, repeat, dropped",
-            ["outcome"],
-            registry=registry,
-        )
-        self.status_queries = Counter(
-            "checkout_status_queries",
-            "Status queries to gateways, by gateway and outcome",
-            ["gateway", "outcome"],
-            registry=registry,
-        )
-        self.outbox_send_failures = Counter(
-            "checkout_outbox_send_failures",
-            "Outbox messages whose sending failed (retried or given up), by channel",
-            ["channel"],
-            registry=registry,
-        )
-        self.chat_updates = Counter(
-            "checkout_chat_updates",
-            "Chat updates handled, by channel",
-            ["channel"],
-            registry=registry,
-        )
-        self.payments = Gauge(
-            "checkout_payments",
-            "Payments by status (database, at scrape time)",
-            ["status"],
-            registry=registry,
-        )
-        self.outbox_depth = Gauge(
-            "checkout_outbox_depth",
-            "Outbox messages not sent yet, by channel (database, at scrape time)",
-            ["channel"],
-            registry=registry,
-        )
-
-
-METRICS = web.AppKey("metrics", Metrics)
-
-
 def install(app: web.Application) -> Metrics:
-    metrics = app[METRICS] = Metrics()
+    """The runtime's instruments under app[METRICS], and GET /metrics."""
+    metrics = app[METRICS] = app[RUNTIME].metrics
     app.router.add_get("/metrics", scrape)
     return metrics
 
@@ -139,8 +92,6 @@ async def scrape(request: web.Request) -> web.Response:
 
 
 def _sessions(app: web.Application) -> Sessions:
-    from bot.app import RUNTIME  # bot.app imports this module
-
     sessions = app[RUNTIME].read_sessions
     assert sessions is not None, "database not started"
     return sessions
@@ -166,11 +117,9 @@ async def _read_gauges(metrics: Metrics, sessions: Sessions) -> None:
 
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers and the scheduler runs (or is switched off); else 503."""
-    from bot.app import RUNTIME  # bot.app imports this module
-
     runtime = request.app[RUNTIME]
     database = await _database(runtime.sessions)
-    if scheduler_running(request.app):
+    if runtime.scheduler_running:
         scheduler = "running"
     else:
         scheduler = "stopped" if runtime.config.reconcile.enabled else "off"

@@ -2,9 +2,9 @@
 second or so, the sweep that expires unpaid orders, and the callback-outage check.
 
 `[reconcile] enabled = false` keeps the jobs off (tests that drive the poller by hand); the
-reconciler is built either way, so "check status" works. The HTTP API reaches it through
-`check_status(app, payment_id)`, the chat through `runtime.check_status(payment_id)` and
-`runtime.customer_back(customer_id)`, which this context sets.
+reconciler is built either way, so "check status" works. The HTTP API and the chat reach it
+through `runtime.check_status(payment_id)` and `runtime.customer_back(customer_id)`, which this
+context sets (bot/runtime.py), so that neither imports this module.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from random import Random
-from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
+from typing import Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.config import RATE_LIMITS, Config, Reconcile
-from payments.base import Gateway, MethodKind
+from bot.config import Config
+from bot.policy import manners, policy
+from bot.runtime import RUNTIME, shop_rules
+from payments.base import Gateway
 from payments.checks import ReconcileContext
-from payments.manners import Manners, Rules
 from payments.reconcile import (
     Limits,
     Reconciler,
@@ -34,46 +34,11 @@ from payments.reconcile import (
 )
 from payments.reconcile_ports import ReconcileUnitOfWork
 from payments.reconcile_sweeps import OutageRules, alert_missing_callbacks, expire_orders
-from payments.schedule import Policy, parse_schedule
 from storage.reconcile_repo import reconcile_transaction
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 OUTAGE_CHECK_EVERY = 60  # seconds
 Job = Callable[[], Awaitable[object]]
-
-_reconcilers: WeakKeyDictionary[web.Application, Reconciler] = WeakKeyDictionary()
-_schedulers: WeakKeyDictionary[web.Application, AsyncIOScheduler] = WeakKeyDictionary()
-
-
-def policy(cfg: Reconcile) -> Policy:
-    texts = {MethodKind.USSD: cfg.ussd, MethodKind.VA: cfg.va}
-    texts |= {MethodKind.QRIS: cfg.qris, MethodKind.LINK: cfg.link}
-    return Policy(
-        schedules={kind: parse_schedule(t) for kind, t in texts.items()},
-        grace=timedelta(seconds=cfg.grace),
-        jitter=cfg.jitter,
-        reminder_before=timedelta(seconds=cfg.reminder_before),
-        reminder_min_life=timedelta(seconds=cfg.reminder_min_life),
-        no_prompt_after=timedelta(seconds=cfg.no_prompt_after),
-        check_min_interval=timedelta(seconds=cfg.check_min_interval),
-    )
-
-
-def manners(cfg: Reconcile, rnd: Random) -> Manners:
-    def rules(per_minute: float) -> Rules:
-        return Rules(
-            per_minute=per_minute,
-            backoff_max=cfg.backoff_max,
-            circuit_failures=cfg.circuit_failures,
-            circuit_open=cfg.circuit_open,
-            circuit_open_max=cfg.circuit_open_max,
-        )
-
-    limits = {**RATE_LIMITS, **cfg.rate_limits}
-    return Manners({g: rules(n) for g, n in limits.items()}, rules(cfg.default_rate_limit), rnd)
 
 
 def make_context(
@@ -83,8 +48,6 @@ def make_context(
     clock: Callable[[], datetime],
     rnd: Random | None = None,
 ) -> ReconcileContext:
-    from bot.app import shop_rules  # bot.app imports this module
-
     rnd = rnd or Random()
     cfg = config.reconcile
     return ReconcileContext(
@@ -101,8 +64,6 @@ def make_reconciler(config: Config, ctx: ReconcileContext) -> Reconciler:
 
 async def scheduler(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: build the reconciler; start the jobs when enabled; stop both after."""
-    from bot.app import RUNTIME  # bot.app imports this module
-
     runtime = app[RUNTIME]
     sessions = runtime.sessions
     assert sessions is not None, "the database context comes first"
@@ -110,30 +71,34 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
         runtime.config, lambda: reconcile_transaction(sessions), runtime.gateways, runtime.clock
     )
     reconciler = make_reconciler(runtime.config, ctx)
-    _reconcilers[app] = reconciler
+    runtime.reconciler = reconciler
     runtime.check_status = partial(check_now, ctx)
     runtime.customer_back = partial(check_customer_soon, ctx)
     jobs = _Jobs()
     if runtime.config.reconcile.enabled:
-        _schedulers[app] = _start(runtime.config, reconciler, jobs, runtime.callback_url)
+        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url)
     try:
         yield
     finally:
         jobs.closing = True
-        if (running := _schedulers.pop(app, None)) is not None:
+        running, runtime.jobs = runtime.jobs, None
+        if running is not None:
             running.shutdown(wait=False)
         await jobs.wait()
         await reconciler.close()
         runtime.check_status = runtime.customer_back = None
+        runtime.reconciler = None
 
 
 def reconciler(app: web.Application) -> Reconciler:
-    return _reconcilers[app]
+    running = app[RUNTIME].reconciler
+    if running is None:
+        raise KeyError("the scheduler's context has not started")
+    return running
 
 
 def scheduler_running(app: web.Application) -> bool:
-    running = _schedulers.get(app)
-    return running is not None and running.running
+    return app[RUNTIME].scheduler_running
 
 
 async def check_status(app: web.Application, payment_id: int) -> StatusCheck:

@@ -42,7 +42,10 @@ class OutboxRow:
     lease_until: datetime
 
 
-class OutboxRepo:
+class OutboxLeases:
+    """The worker's side of the outbox: claim, release, and record each send's outcome.
+    (The use cases write rows through storage/repo.py OutboxWriter.)"""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._postgres = session.bind.dialect.name == "postgresql"

@@ -314,7 +314,10 @@ class PaymentRepo:
         await conn.execute(statements.SAVE_PAYMENT, rows)
 
 
-class OutboxRepo:
+class OutboxWriter:
+    """The use cases' side of the outbox: new rows, one per dedupe key, in their transaction.
+    (The worker claims and settles them through storage/outbox_repo.py OutboxLeases.)"""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -400,7 +403,7 @@ class SqlStore:
         self.session = session
         self.orders = OrderRepo(session)
         self.payments = PaymentRepo(session)
-        self.outbox = OutboxRepo(session)
+        self.outbox = OutboxWriter(session)
 
 
 @asynccontextmanager

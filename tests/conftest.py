@@ -25,9 +25,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.app import RUNTIME, Runtime, create_app
-from bot.catalog_sync import sync_catalog
+from bot.app import create_app
+from bot.catalog.sync import sync_catalog
 from bot.config import Config, load_config
+from bot.runtime import RUNTIME, Runtime
 from payments.orders import CartLine, Delivery, Shop, place_order
 from payments.ports import Recipient
 from storage.db import Sessions, make_engine, make_sessions, transaction, upgrade_sync

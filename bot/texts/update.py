@@ -23,12 +23,12 @@ BOT: Final = Path(__file__).resolve().parent.parent
 # The modules whose strings customers and merchants read. A module that calls `t("...")`
 # must be listed here, or its messages are never extracted and a run drops them again.
 SOURCES: Final = (
-    "flow*.py",
+    "conversation/*.py",
+    "dispatch/*.py",
     "methods.py",
-    "notices.py",
-    "channels/console.py",
-    "channels/telegram*.py",
-    "merchant*.py",
+    "notify/notices.py",
+    "channels/**/*.py",
+    "merchant/*.py",
     "demo.py",
 )
 KEYWORDS: Final = {"t": None, "N_": None}

@@ -10,8 +10,9 @@ from typing import Any, Final
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from bot.app import RUNTIME, create_app, utcnow
+from bot.app import create_app
 from bot.config import Api, Config
+from bot.runtime import RUNTIME, utcnow
 from storage.db import transaction
 from tests.conftest import Running, free_port, make_config
 

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.api_document import PATHS
-from bot.api_guard import API, TokenBuckets
+from bot.api.document import PATHS
+from bot.api.guard import API, TokenBuckets
 from storage.models import Customer, Outbox, Product
 from tests.integration.apikit import AUTH, CUSTOMER, ApiClient, api_config, start_api
 

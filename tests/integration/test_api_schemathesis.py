@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.api_guard import API, TokenBuckets
+from bot.api.guard import API, TokenBuckets
 from tests.integration.apikit import TOKEN, api_config, start_api
 
 MAX_EXAMPLES = 20

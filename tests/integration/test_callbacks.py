@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.app import utcnow
+from bot.runtime import utcnow
 from payments import web as callback_web
 from payments.base import MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder

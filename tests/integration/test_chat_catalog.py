@@ -1,4 +1,4 @@
-"""The chat's catalog copy (bot/catalog_cache.py): a change to the products shows at the next
+"""The chat's catalog copy (bot/catalog/cache.py): a change to the products shows at the next
 update, whoever made it; what the stamp cannot see shows within the TTL, and until then an
 order for a withdrawn product is still refused."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from bot.catalog_cache import CatalogCache
-from bot.replies import Reply
+from bot.catalog.cache import CatalogCache
+from bot.conversation.replies import Reply
 from storage.db import Sessions, transaction
 from storage.models import Order, Product
 from tests.conftest import Running

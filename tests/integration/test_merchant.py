@@ -15,9 +15,8 @@ from sqlalchemy import select, update
 
 from payments.base import MethodId
 from storage.models import Customer, Order, Payment, Product
-from tests.conftest import Running, add_customer, new_order
-from tests.fakes.telegram import FakeBotAPI
-from tests.integration.telegramkit import (
+from tests.channels.telegram.fake import FakeBotAPI
+from tests.channels.telegram.kit import (
     MERCHANT_CHAT,
     TgUser,
     outbox_settled,
@@ -26,6 +25,7 @@ from tests.integration.telegramkit import (
     serve_fake,
     start_bot,
 )
+from tests.conftest import Running, add_customer, new_order
 
 CUSTOMER = 5550001
 

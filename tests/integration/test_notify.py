@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.notify import NO_LIMIT, OUTBOX, Pace, RetryLater, Undeliverable, register_sender
-from bot.replies import Reply
+from bot.conversation.replies import Reply
+from bot.notify.worker import NO_LIMIT, OUTBOX, Pace, RetryLater, Undeliverable, register_sender
 from payments.base import MethodId
 from payments.ports import Recipient
 from storage.db import transaction
 from storage.models import Outbox, utcnow
-from storage.outbox_repo import OutboxRepo
-from tests.conftest import Running, add_customer, free_port, make_config, new_order, start_app
-from tests.fakes.telegram import FakeBotAPI
-from tests.integration.telegramkit import (
+from storage.outbox_repo import OutboxLeases
+from tests.channels.telegram.fake import FakeBotAPI
+from tests.channels.telegram.kit import (
     MERCHANT_CHAT,
     RETRY_AFTER_WARNING,
     outbox_settled,
@@ -29,6 +28,7 @@ from tests.integration.telegramkit import (
     start_bot,
     telegram_settings,
 )
+from tests.conftest import Running, add_customer, free_port, make_config, new_order, start_app
 
 CUSTOMER = 5550001
 
@@ -128,7 +128,7 @@ class Recorder:
     sent: list[tuple[str, Reply]] = field(default_factory=list)
     failures: dict[str, list[Exception]] = field(default_factory=dict)  # per address, in turn
 
-    async def send(self, address: str, reply: Reply) -> None:
+    async def send(self, address: str, reply: Reply, *, kind: str = "") -> None:
         if self.failures.get(address):
             raise self.failures[address].pop(0)
         self.sent.append((address, reply))
@@ -186,17 +186,17 @@ async def test_a_lease_keeps_a_row_from_a_second_claim_until_it_runs_out(
     now = utcnow()
     lease = now + timedelta(seconds=60)
     async with transaction(sessions) as session:
-        [row] = await OutboxRepo(session).claim_due(now, lease, ["console"], 10)
+        [row] = await OutboxLeases(session).claim_due(now, lease, ["console"], 10)
     async with transaction(sessions) as session:
-        assert await OutboxRepo(session).claim_due(now, lease, ["console"], 10) == []
-        assert not await OutboxRepo(session).any_due(now, ["console"])
+        assert await OutboxLeases(session).claim_due(now, lease, ["console"], 10) == []
+        assert not await OutboxLeases(session).any_due(now, ["console"])
     later = lease + timedelta(seconds=1)
     async with transaction(sessions) as session:
-        [again] = await OutboxRepo(session).claim_due(
+        [again] = await OutboxLeases(session).claim_due(
             later, later + timedelta(seconds=60), ["console"], 1
         )
     assert (again.id, again.attempts) == (row.id, 2)
     async with transaction(sessions) as session:  # the first holder's late word is ignored
-        await OutboxRepo(session).give_up(row, later, "too late")
+        await OutboxLeases(session).give_up(row, later, "too late")
     [(failed_at,)] = await rows(running, select(Outbox.failed_at))
     assert failed_at is None

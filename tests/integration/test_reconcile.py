@@ -21,7 +21,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, text, update
 
-from bot.app import RUNTIME, Runtime, create_app, utcnow
+from bot.app import create_app
+from bot.runtime import RUNTIME, Runtime, utcnow
 from bot.scheduler import (
     check_status,
     reconciler,

@@ -17,8 +17,8 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import func, select
 
-from bot.catalog import parse_catalog
-from bot.catalog_sync import sync_catalog
+from bot.catalog.spec import parse_catalog
+from bot.catalog.sync import sync_catalog
 from payments.attempts import begin_attempt
 from payments.base import (
     Checkout,

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import load_config
-from bot.flow import step
-from bot.flow_ctx import Ctx, Item, Profile, Section, ShopInfo
-from bot.flow_types import (
+from bot.conversation.ctx import Ctx, Item, Profile, Section, ShopInfo
+from bot.conversation.flow import step
+from bot.conversation.model import (
     CancelOrder,
     CheckStatus,
     Command,
@@ -38,7 +38,7 @@ from bot.flow_types import (
     Tap,
     Text,
 )
-from bot.replies import Choice, Reply
+from bot.conversation.replies import Choice, Reply
 from payments.qris import build_qris
 from tests.conftest import ROOT
 

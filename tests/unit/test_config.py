@@ -154,7 +154,7 @@ def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
 def test_a_day_at_the_end_of_the_calendar_is_no_day_for_stats() -> None:
     from datetime import date
 
-    from bot.merchant_report import day_range, parse_day
+    from bot.merchant.report import day_range, parse_day
 
     today = date(2026, 11, 22)
     assert parse_day("9999-12-31", today) is None and parse_day("0001-01-01", today) is None

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.flow_ctx import Profile
-from bot.flow_types import (
+from bot.conversation.ctx import Profile
+from bot.conversation.model import (
     CancelOrder,
     CheckStatus,
     LoadOrders,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.flow_types import (
+from bot.conversation.model import (
     STAGES,
     Command,
     Event,
@@ -23,7 +23,7 @@ from bot.flow_types import (
     Tap,
     Text,
 )
-from bot.replies import Reply
+from bot.conversation.replies import Reply
 from tests.unit.flowkit import Chat, demo_ctx, stepped
 
 STALE = "Tombol itu dari langkah sebelumnya"

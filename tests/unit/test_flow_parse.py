@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.flow_parse import claims_paid, is_greeting, parse_order
+from bot.conversation.parse import claims_paid, is_greeting, parse_order
 from tests.unit.flowkit import Chat, demo_ctx
 
 ITEMS = demo_ctx().items

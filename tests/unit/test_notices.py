@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.flow_types import State, Tap
-from bot.notices import RENDERERS, MerchantOrder, OrderLine, render_notice
+from bot.conversation.model import State, Tap
+from bot.notify.notices import RENDERERS, MerchantOrder, OrderLine, render_notice
 from tests.unit.flowkit import Chat
 
 PAID: dict[str, Any] = {

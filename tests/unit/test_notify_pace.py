@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.notify_pace import NO_LIMIT, Pace, Pacer
+from bot.notify.pace import NO_LIMIT, Pace, Pacer
 
 
 class Clock:

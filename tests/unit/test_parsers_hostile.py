@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.channels.telegram_inbound import read_update, to_inbound
+from bot.channels.telegram.inbound import read_update, to_inbound
 from payments.base import CallbackRejected, CallbackUnreadable, PaymentResult, PaymentStatus
 from payments.ipaymu import IpaymuGateway
 from payments.midtrans import MidtransGateway
@@ -253,7 +253,7 @@ def test_a_readable_update_of_any_shape_becomes_an_inbound_or_nothing(data: Any)
 def test_an_unreadable_update_is_one_warning_line_without_a_traceback(
     body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot.channels.telegram_inbound")
+    caplog.set_level(logging.DEBUG, logger="bot.channels.telegram.inbound")
     assert read_update(body, None) is None
     [record] = caplog.records
     assert record.levelname == "WARNING" and record.exc_info is None

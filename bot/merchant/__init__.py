@@ -1,0 +1,1 @@
+"""The merchant's side of the chat: commands and the day's report."""

@@ -1,0 +1,1 @@
+"""The outbox worker (worker.py), its pacing (pace.py) and how notices read (notices.py)."""

@@ -1,0 +1,271 @@
+"""Outbox notifications as messages: what the customer or merchant reads, in their language.
+
+The outbox rows are written by the payment and order use cases and the reconciler; the outbox
+worker (bot/notify/worker.py) and the terminal demo render them here. Buttons use the same
+choice ids as the conversation (bot/conversation/flow.py), so a tap on a notice lands in the
+chat's flow. A kind we do not know, or a payload missing a key, still renders: generically,
+from the payload's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from bot import methods, texts
+from bot.conversation.buttons import Verb, tap
+from bot.conversation.common import LABEL_MAX, shorten, user_text
+from bot.conversation.replies import Choice, Reply
+from bot.texts import N_
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    name: str
+    quantity: int
+    line_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantOrder:
+    """What a paid-order notice shows beyond its payload; bot/notify/notice_data.py loads it."""
+
+    lines: tuple[OrderLine, ...]
+    shipping: int
+    total: int
+    customer_name: str
+    customer_phone: str
+    customer_channel: str
+    delivery: str  # delivery | pickup
+    address: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Notice:
+    payload: Mapping[str, Any]
+    language: str
+    tz: str
+    country: str
+    extra: MerchantOrder | None
+
+    def t(self, message: str) -> str:
+        return texts.translator(self.language)(message)
+
+    def money(self, amount: Any = None, currency: Any = None) -> str:
+        amount = self.payload["amount"] if amount is None else amount
+        currency = self.payload.get("currency", "IDR") if currency is None else currency
+        return texts.format_money(int(amount), str(currency), self.language, self.country)
+
+    def when(self, value: Any) -> str:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return texts.format_when(moment, self.tz, self.language, self.country)
+
+    def method(self) -> str:
+        return methods.short_label(self.t, str(self.payload["method"]))
+
+    @property
+    def code(self) -> str:
+        return str(self.payload["order_code"])
+
+    def choice(self, choice_id: str, label: str) -> Choice:
+        return Choice(choice_id, shorten(self.t(label), LABEL_MAX))
+
+
+def render_notice(
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    language: str,
+    tz: str,
+    country: str = "",
+    extra: MerchantOrder | None = None,
+) -> Reply:
+    """One outbox row as a message. `extra` is used by `order_paid` (see MerchantOrder)."""
+    notice = _Notice(payload, language, tz, country, extra)
+    renderer = RENDERERS.get(kind)
+    if renderer is not None:
+        try:
+            return renderer(notice)
+        except (KeyError, TypeError, ValueError):
+            pass  # a payload of another shape: say what we can
+    return _generic(kind, notice)
+
+
+def _paid(n: _Notice) -> Reply:
+    text = n.t("Payment received: order {code}, {amount} via {method}")
+    thanks = n.t("Thank you! We are getting your order ready.")
+    body = f"{text.format(code=n.code, amount=n.money(), method=n.method())}\n{thanks}"
+    return Reply(body, (n.choice(tap(Verb.ORDER, n.code), N_("Order details")),))
+
+
+def _failed(n: _Notice) -> Reply:
+    text = n.t("The payment for order {code} ({amount} via {method}) did not go through.")
+    body = text.format(code=n.code, amount=n.money(), method=n.method())
+    return Reply(body, _repay_choices(n, N_("Try again")))
+
+
+def _payment_expired(n: _Notice) -> Reply:
+    text = n.t("The payment for order {code} expired before it was paid. You can pay again.")
+    return Reply(text.format(code=n.code), _repay_choices(n, N_("Pay again")))
+
+
+def _repay_choices(n: _Notice, label: str) -> tuple[Choice, ...]:
+    return (
+        n.choice(tap(Verb.PAY_AGAIN, n.code), label),
+        n.choice(tap(Verb.CANCEL, n.code), N_("Cancel order")),
+    )
+
+
+def _order_expired(n: _Notice) -> Reply:
+    text = n.t("Order {code} was not paid in time, so it is closed. Welcome to order again.")
+    return Reply(
+        text.format(code=n.code), (n.choice(tap(Verb.MENU, "catalog"), N_("Order again")),)
+    )
+
+
+def _order_cancelled(n: _Notice) -> Reply:
+    reason = str(n.payload.get("reason") or "")
+    if reason == "customer":
+        text = n.t("Order {code} is cancelled, as you asked.").format(code=n.code)
+    else:
+        text = n.t("Order {code} was cancelled by the shop.").format(code=n.code)
+        if reason:
+            text += "\n" + n.t("Reason: {reason}").format(reason=user_text(reason))
+    return Reply(
+        text,
+        (
+            n.choice(tap(Verb.MENU, "catalog"), N_("Catalog")),
+            n.choice(tap(Verb.MENU, "menu"), N_("Menu")),
+        ),
+    )
+
+
+def _shipped(n: _Notice) -> Reply:
+    text = n.t("Good news: order {code} is on its way!").format(code=n.code)
+    tracking = n.payload.get("tracking")
+    if tracking:
+        text += "\n" + n.t("Tracking: {tracking}").format(tracking=user_text(str(tracking)))
+    return Reply(text, (n.choice(tap(Verb.MENU, "orders"), N_("My orders")),))
+
+
+def _reminder(n: _Notice) -> Reply:
+    text = n.t("Reminder: the payment for order {code} expires at {time}.")
+    body = text.format(code=n.code, time=n.when(n.payload["expires_at"]))
+    choices: tuple[Choice, ...] = (n.choice(tap(Verb.PAY_AGAIN, n.code), N_("How to pay")),)
+    if n.payload.get("payment_id"):
+        choices = (
+            n.choice(tap(Verb.CHECK, int(n.payload["payment_id"])), N_("Check status")),
+            *choices,
+        )
+    return Reply(body, choices)
+
+
+def _no_prompt(n: _Notice) -> Reply:
+    text = n.t(
+        "Did the payment prompt for order {code} reach your phone? If not, check that the "
+        "phone is on and has signal, or choose another method."
+    )
+    choices = (
+        n.choice(tap(Verb.CHECK, int(n.payload["payment_id"])), N_("Check status")),
+        n.choice(tap(Verb.CHANGE_METHOD, n.code), N_("Change method")),
+    )
+    return Reply(text.format(code=n.code), choices)
+
+
+def _merchant_paid(n: _Notice) -> Reply:
+    head = n.t("New paid order {code}: {amount} via {method}")
+    lines = [head.format(code=n.code, amount=n.money(), method=n.method())]
+    if n.extra is not None:
+        lines += _order_lines(n, n.extra)
+    lines.append(n.t("Reference: {reference}").format(reference=n.payload.get("reference", "")))
+    return Reply("\n".join(lines))
+
+
+def _order_lines(n: _Notice, order: MerchantOrder) -> list[str]:
+    items = [f"{li.quantity}× {li.name}  {n.money(li.line_total)}" for li in order.lines]
+    who = n.t("Customer: {name}, {phone} ({channel})").format(
+        name=user_text(order.customer_name) or "-",
+        phone=order.customer_phone or "-",
+        channel=order.customer_channel,
+    )
+    if order.delivery == "delivery":
+        where = n.t("Deliver to: {address}").format(address=user_text(order.address))
+    else:
+        where = n.t("Pick up at the shop")
+    note = [n.t("Note: {note}").format(note=user_text(order.note))] if order.note else []
+    shipping = n.t("Shipping: {amount}").format(amount=n.money(order.shipping))
+    return [*items, shipping, who, where, *note]
+
+
+def _review(n: _Notice) -> Reply:
+    text = n.t("Payment {reference} needs your review: {reason}")
+    return Reply(text.format(reference=n.payload["reference"], reason=n.payload["reason"]))
+
+
+def _callbacks_missing(n: _Notice) -> Reply:
+    p = n.payload
+    text = n.t(
+        "{gateway}: {count} payments in the last {minutes} min were confirmed by status checks, "
+        "none by a callback, so its callbacks are not arriving. Payments are still confirmed, "
+        "more slowly. Check the callback URL at {gateway}: {url}"
+    )
+    count, minutes = int(p["paid_by_query"]), int(p["window_minutes"])
+    return Reply(
+        text.format(gateway=p["gateway"], count=count, minutes=minutes, url=p["callback_url"])
+    )
+
+
+GENERIC_KEYS: Final = ("text", "order_code", "amount", "method", "expires_at", "reference")
+
+
+def _generic(kind: str, n: _Notice) -> Reply:
+    """For a kind without its own text: its name, then the payload's readable keys."""
+    title = kind.replace("_", " ").strip().capitalize() or n.t("Update")
+    lines = [f"*{title}*"]
+    p = n.payload
+    if p.get("text"):
+        lines.append(str(p["text"]))
+    if p.get("order_code"):
+        lines.append(n.t("Order {code}").format(code=p["order_code"]))
+    for label, value in _safe_fields(n):
+        lines.append(f"{label}: {value}")
+    code = p.get("order_code")
+    choices = (n.choice(tap(Verb.ORDER, code), N_("Order details")),) if code else ()
+    return Reply("\n".join(lines), choices)
+
+
+def _safe_fields(n: _Notice) -> list[tuple[str, str]]:
+    p, out = n.payload, []
+    readers: list[tuple[str, str, Callable[[], str]]] = [
+        ("amount", N_("Amount"), lambda: n.money()),
+        ("method", N_("Method"), lambda: n.method()),
+        ("expires_at", N_("Expires"), lambda: n.when(p["expires_at"])),
+        ("reference", N_("Reference"), lambda: str(p["reference"])),
+    ]
+    for key, label, read in readers:
+        if p.get(key) is None:
+            continue
+        try:
+            out.append((n.t(label), read()))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+RENDERERS: Final[Mapping[str, Callable[[_Notice], Reply]]] = {
+    "payment_paid": _paid,
+    "payment_failed": _failed,
+    "payment_expired": _payment_expired,
+    "order_expired": _order_expired,
+    "order_cancelled": _order_cancelled,
+    "order_shipped": _shipped,
+    "order_paid": _merchant_paid,
+    "payment_review": _review,
+    "payment_reminder": _reminder,
+    "payment_no_prompt": _no_prompt,
+    "ussd_no_prompt": _no_prompt,
+    "gateway_callbacks_missing": _callbacks_missing,
+}
