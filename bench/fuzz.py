@@ -10,8 +10,9 @@ test_fuzz_short.py). Loopback only, bounded in count.
 
     python bench/fuzz.py [--inputs 20000] [--seed 1] [--concurrency 200]
 
-Refused callbacks past 20 a second are answered after a second (payments/refused.py), so the
-callback routes go at about `concurrency` inputs a second: raise it for big runs.
+Refused callbacks past 20 a second are answered after a second
+(payments/callbacks/refused.py), so the callback routes go at about `concurrency` inputs a
+second: raise it for big runs.
 """
 
 from __future__ import annotations

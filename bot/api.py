@@ -24,7 +24,7 @@ from bot.api_guard import API, ApiState, guard, read_body
 from bot.api_schema import MAX_ID, ORDER_CODE
 from bot.metrics import status_query
 from bot.scheduler import check_status
-from payments.reconcile import StatusCheck
+from payments.reconcile.poller import StatusCheck
 from storage.db import Sessions
 
 if TYPE_CHECKING:

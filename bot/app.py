@@ -25,13 +25,13 @@ from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
 from bot.metrics import healthz
 from bot.scheduler import policy, scheduler
-from payments import web as callback_web
 from payments.attempts import cancel_at_gateways, start_payment
 from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
+from payments.callbacks import route as callback_web
+from payments.callbacks.refused import RefusedCallbacks
 from payments.orders import OrderError, Shop
 from payments.ports import PaymentRow, Recipient
-from payments.refused import RefusedCallbacks
 from payments.sandbox_server import SandboxProvider
 from storage.db import Sessions, is_sqlite, make_engine, make_sessions, transaction, upgrade
 from storage.repo import SqlStore, store_transaction

@@ -136,8 +136,8 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
     from bot.app import utcnow
     from bot.gateways import build_gateways
     from bot.scheduler import make_context
-    from payments.reconcile import OnceReport
-    from payments.reconcile import reconcile_once as once
+    from payments.reconcile.poller import OnceReport
+    from payments.reconcile.poller import reconcile_once as once
     from storage.reconcile_repo import reconcile_transaction
 
     if is_sqlite(config.database.url):

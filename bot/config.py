@@ -19,7 +19,7 @@ from bot.catalog import Catalog, load_catalog_file, parse_catalog
 from bot.configload import DURATION, SECRET, URL, ConfigError, build, meta
 from payments import METHODS
 from payments.base import MethodId
-from payments.schedule import DEFERRED_PAYMENT, USSD_PUSH, parse_schedule
+from payments.reconcile.schedule import DEFERRED_PAYMENT, USSD_PUSH, parse_schedule
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
@@ -53,7 +53,8 @@ class Server:
 
 @dataclass(frozen=True)
 class Callbacks:
-    """[callbacks]: what the callback route keeps of what it refuses (payments/refused.py)."""
+    """[callbacks]: what the callback route keeps of what it refuses
+    (payments/callbacks/refused.py)."""
 
     keep_refused: int = field(default=7 * 86400, metadata=meta(DURATION))
 

@@ -23,18 +23,18 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import RATE_LIMITS, Config, Reconcile
 from payments.base import Gateway, MethodKind
-from payments.checks import ReconcileContext
-from payments.manners import Manners, Rules
-from payments.reconcile import (
+from payments.reconcile.checks import ReconcileContext
+from payments.reconcile.poller import (
     Limits,
     Reconciler,
     StatusCheck,
     check_customer_soon,
     check_now,
 )
-from payments.reconcile_ports import ReconcileUnitOfWork
-from payments.reconcile_sweeps import OutageRules, alert_missing_callbacks, expire_orders
-from payments.schedule import Policy, parse_schedule
+from payments.reconcile.ports import ReconcileUnitOfWork
+from payments.reconcile.schedule import Policy, parse_schedule
+from payments.reconcile.sweeps import OutageRules, alert_missing_callbacks, expire_orders
+from payments.reconcile.throttle import Rules, Throttle
 from storage.reconcile_repo import reconcile_transaction
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def policy(cfg: Reconcile) -> Policy:
     )
 
 
-def manners(cfg: Reconcile, rnd: Random) -> Manners:
+def throttle(cfg: Reconcile, rnd: Random) -> Throttle:
     def rules(per_minute: float) -> Rules:
         return Rules(
             per_minute=per_minute,
@@ -73,7 +73,7 @@ def manners(cfg: Reconcile, rnd: Random) -> Manners:
         )
 
     limits = {**RATE_LIMITS, **cfg.rate_limits}
-    return Manners({g: rules(n) for g, n in limits.items()}, rules(cfg.default_rate_limit), rnd)
+    return Throttle({g: rules(n) for g, n in limits.items()}, rules(cfg.default_rate_limit), rnd)
 
 
 def make_context(
@@ -88,7 +88,7 @@ def make_context(
     rnd = rnd or Random()
     cfg = config.reconcile
     return ReconcileContext(
-        uow, shop_rules(config), gateways, clock, policy(cfg), manners(cfg, rnd), rnd
+        uow, shop_rules(config), gateways, clock, policy(cfg), throttle(cfg, rnd), rnd
     )
 
 

@@ -20,10 +20,10 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app import utcnow
-from payments import web as callback_web
 from payments.base import MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
-from payments.refused import RefusedCallbacks
+from payments.callbacks import route as callback_web
+from payments.callbacks.refused import RefusedCallbacks
 from storage.db import make_engine, make_sessions, transaction
 from storage.models import Order, Outbox, Payment, PaymentEvent
 from storage.repo import store_transaction

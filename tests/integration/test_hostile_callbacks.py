@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from payments.refused import BODY_LIMIT, CALM_PER_SECOND, TARPIT
+from payments.callbacks.refused import BODY_LIMIT, CALM_PER_SECOND, TARPIT
 from storage.models import Payment, PaymentEvent
 from tests.conftest import Running
 from tests.integration.test_callbacks import pay_order, query, signed

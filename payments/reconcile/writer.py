@@ -3,7 +3,7 @@ payments/single_writer.py). An answer that fails on its own leaves its lease to 
 
 from __future__ import annotations
 
-from payments.checks import Answer, Checked, ReconcileContext, settle
+from payments.reconcile.checks import Answer, Checked, ReconcileContext, settle
 from payments.single_writer import SingleWriter
 
 

@@ -1,4 +1,4 @@
-"""Gateway manners: ask each gateway no faster than it allows, back off when it struggles, and
+"""Gateway throttle: ask each gateway no faster than it allows, back off when it struggles, and
 stop asking for a while when it is down. Pure: the caller passes the time, in seconds.
 
 State is per process. A gateway's limit is usually per client IP (ClickPesa: 120 requests a
@@ -127,7 +127,7 @@ class Rules:
 
 
 @dataclass
-class GatewayManners:
+class GatewayThrottle:
     """One gateway's bucket, circuit and backoff. `admit` before a request, `done` after."""
 
     name: str
@@ -191,8 +191,8 @@ class GatewayManners:
         return self.paused_until
 
 
-class Manners:
-    """Every gateway's manners in this process; a gateway without its own rules gets `default`."""
+class Throttle:
+    """Every gateway's throttle in this process; a gateway without its own rules gets `default`."""
 
     def __init__(
         self,
@@ -203,16 +203,16 @@ class Manners:
         self._rules = dict(rules or {})
         self._default = default
         self._rnd = rnd or Random()
-        self._gateways: dict[str, GatewayManners] = {}
+        self._gateways: dict[str, GatewayThrottle] = {}
         self.counts: Counter[str] = Counter()
 
-    def of(self, gateway: str) -> GatewayManners:
-        manners = self._gateways.get(gateway)
-        if manners is None:
+    def of(self, gateway: str) -> GatewayThrottle:
+        throttle = self._gateways.get(gateway)
+        if throttle is None:
             rules = self._rules.get(gateway, self._default)
-            manners = GatewayManners(gateway, rules, self._rnd, self.counts)
-            self._gateways[gateway] = manners
-        return manners
+            throttle = GatewayThrottle(gateway, rules, self._rnd, self.counts)
+            self._gateways[gateway] = throttle
+        return throttle
 
     def circuit(self, gateway: str) -> CircuitState:
         return self.of(gateway).circuit.state

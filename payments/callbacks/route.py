@@ -4,7 +4,8 @@
 one over 64 KiB, 503 when our side fails for a moment (so the gateway retries), 200 otherwise:
 also for a verified callback about a payment we do not know, which a retry would not fix.
 400 too when the status query that must confirm a callback is refused (it names a transaction
-the gateway does not know). What is refused is kept by payments/refused.py, off this path.
+the gateway does not know). What is refused is kept by payments/callbacks/refused.py, off
+this path.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from payments.base import (
     PaymentResult,
 )
 from payments.batcher import ApplyBatcher, PaymentFinder
+from payments.callbacks.refused import RefusedCallbacks
 from payments.ports import NamedPayment, PaymentName
-from payments.refused import RefusedCallbacks
 from payments.service import Applied, BatchItem, Outcome, UnitOfWork
 
 log = logging.getLogger(__name__)

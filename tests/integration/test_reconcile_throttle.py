@@ -1,4 +1,4 @@
-"""The poller's manners towards a gateway in trouble, and the alert when callbacks stop."""
+"""The poller's throttle towards a gateway in trouble, and the alert when callbacks stop."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from payments.manners import CircuitState
-from payments.reconcile_sweeps import OUTAGE_ALERT, alert_missing_callbacks
+from payments.reconcile.sweeps import OUTAGE_ALERT, alert_missing_callbacks
+from payments.reconcile.throttle import CircuitState
 from storage.models import Outbox
 from tests.integration.test_reconcile import Harness, late_callback, open_shop
 
@@ -70,9 +70,9 @@ async def test_a_failing_gateway_is_paused_after_5_failures_probed_later_and_res
     gateway = h.counting()
     gateway.down = True
     payments = [await h.start(chat_id=str(chat)) for chat in range(8)]
-    manners = h.poller.ctx.manners
-    with caplog.at_level(logging.WARNING, logger="payments.manners"):
-        while manners.circuit("sandbox") is not CircuitState.OPEN:
+    throttle = h.poller.ctx.throttle
+    with caplog.at_level(logging.WARNING, logger="payments.reconcile.throttle"):
+        while throttle.circuit("sandbox") is not CircuitState.OPEN:
             await h.run_until_idle(until=h.clock())
             h.clock.advance(seconds=1)
     assert sum(gateway.queries.values()) == 5
@@ -85,7 +85,7 @@ async def test_a_failing_gateway_is_paused_after_5_failures_probed_later_and_res
         h.pay(payment.reference)
     await h.run_until_idle(until=h.clock() + timedelta(minutes=5))
     assert [await h.status(p.id) for p in payments] == ["paid"] * 8
-    assert manners.circuit("sandbox") is CircuitState.CLOSED
+    assert throttle.circuit("sandbox") is CircuitState.CLOSED
     counts = h.poller.ctx.counts
     assert counts["circuit_opened:sandbox"] == 1 and counts["circuit_closed:sandbox"] == 1
 

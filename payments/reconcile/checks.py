@@ -27,15 +27,22 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
-from payments.manners import Manners
 from payments.orders import OrderStatus, Shop, customer_recipient, expire_order
-from payments.reconcile_ports import (
+from payments.reconcile.ports import (
     CheckRecord,
     DuePayment,
     ReconcileStore,
     ReconcileUnitOfWork,
 )
-from payments.schedule import Nudge, Policy, Timeline, is_final_check, next_check_at, nudge_due
+from payments.reconcile.schedule import (
+    Nudge,
+    Policy,
+    Timeline,
+    is_final_check,
+    next_check_at,
+    nudge_due,
+)
+from payments.reconcile.throttle import Throttle
 from payments.service import Applied, BatchItem, apply_batch, apply_result
 
 log = logging.getLogger(__name__)
@@ -51,13 +58,13 @@ class ReconcileContext:
     gateways: Mapping[str, Gateway]
     clock: Callable[[], datetime]
     policy: Policy = field(default_factory=Policy)
-    manners: Manners = field(default_factory=Manners)
+    throttle: Throttle = field(default_factory=Throttle)
     random: Random = field(default_factory=Random)
 
     @property
     def counts(self) -> Counter[str]:
         """Checks, changes, deferrals, circuits opened and closed, alerts: for /metrics."""
-        return self.manners.counts
+        return self.throttle.counts
 
     def now(self) -> float:
         return self.clock().timestamp()
@@ -104,26 +111,26 @@ def payment_ref(due: DuePayment) -> PaymentRef:
 async def ask(
     ctx: ReconcileContext, due: DuePayment, lease: datetime | None, source: str
 ) -> Answer:
-    """Ask the gateway; its manners admitted this request already and hear how it went."""
-    manners = ctx.manners.of(due.gateway)
+    """Ask the gateway; its throttle admitted this request already and hear how it went."""
+    throttle = ctx.throttle.of(due.gateway)
     gateway = ctx.gateways.get(due.gateway)
     if gateway is None:
-        manners.abandon()
+        throttle.abandon()
         error = GatewayRejected(due.gateway, "gateway not configured")
         return Answer(due, lease, source, error=error)
     try:
         result = await gateway.fetch_status(payment_ref(due))
     except GatewayUnavailable as exc:
-        resume = manners.done(ctx.now(), ok=False, retry_after=exc.retry_after)
+        resume = throttle.done(ctx.now(), ok=False, retry_after=exc.retry_after)
         return Answer(due, lease, source, error=exc, resume=resume)
     except GatewayRejected as exc:
-        manners.done(ctx.now(), ok=True)  # it answered; our request is what is wrong
+        throttle.done(ctx.now(), ok=True)  # it answered; our request is what is wrong
         log.error("payment=%s status query rejected: %s", due.reference, exc)
         return Answer(due, lease, source, error=exc)
     except BaseException:
-        manners.abandon()
+        throttle.abandon()
         raise
-    manners.done(ctx.now(), ok=True)
+    throttle.done(ctx.now(), ok=True)
     ctx.counts["checks"] += 1
     return Answer(due, lease, source, result=result)
 

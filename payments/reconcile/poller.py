@@ -2,7 +2,7 @@
 
 Each tick claims the payments that are due (a lease, so that instances never ask about one
 payment at once), starts a check for each and returns. A check waits for a slot at its gateway
-(a cap on queries in flight), asks if the gateway's manners allow it (rate limit, backoff,
+(a cap on queries in flight), asks if the gateway's throttle allows it (rate limit, backoff,
 circuit) or else hands the payment back for later without a query, and has its answer applied
 together with the others that arrived meanwhile, with the next check written back.
 """
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payments.base import MethodId, PaymentStatus
-from payments.checks import Answer, Checked, ReconcileContext, ask, settle
-from payments.manners import Admission
-from payments.reconcile_ports import DuePayment
-from payments.reconcile_writer import AnswerWriter
+from payments.reconcile.checks import Answer, Checked, ReconcileContext, ask, settle
+from payments.reconcile.ports import DuePayment
+from payments.reconcile.throttle import Admission
+from payments.reconcile.writer import AnswerWriter
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -87,7 +87,7 @@ class Reconciler:
         task.add_done_callback(self._finished)
 
     async def _check(self, payment: DuePayment, lease: datetime) -> Checked:
-        """Wait for a slot at the gateway, ask if its manners allow it, else hand it back."""
+        """Wait for a slot at the gateway, ask if its throttle allows it, else hand it back."""
         slot = self._slots.setdefault(
             payment.gateway, asyncio.Semaphore(self.limits.gateway_concurrency)
         )
@@ -95,7 +95,7 @@ class Reconciler:
             if self.ctx.clock() > lease - self.limits.lease / 4:  # queued too long: hand back
                 admission = Admission(1.0, "lease running out")
             else:
-                admission = self.ctx.manners.of(payment.gateway).admit(self.ctx.now())
+                admission = self.ctx.throttle.of(payment.gateway).admit(self.ctx.now())
             if admission.go:
                 answer = await ask(self.ctx, payment, lease, "poll")
             else:
@@ -149,7 +149,7 @@ async def check_now(ctx: ReconcileContext, payment_id: int) -> StatusCheck:
         status = S(stored.status)
         wait = None if status.is_final else _wait_after(stored.checked_at, now, ctx)
         return StatusCheck(payment_id, status, asked=False, retry_in=wait)
-    admission = ctx.manners.of(due.gateway).admit(now.timestamp())
+    admission = ctx.throttle.of(due.gateway).admit(now.timestamp())
     if not admission.go:
         error = f"gateway {due.gateway}: {admission.reason}"
         return StatusCheck(payment_id, S(due.status), False, error=error, retry_in=admission.wait)
@@ -234,9 +234,9 @@ async def reconcile_once(
 async def _ask_once(
     ctx: ReconcileContext, due: DuePayment, report: OnceReport, slots: asyncio.Semaphore
 ) -> Answer | None:
-    manners = ctx.manners.of(due.gateway)
+    throttle = ctx.throttle.of(due.gateway)
     async with slots:
-        while not (admission := manners.admit(ctx.now())).go:
+        while not (admission := throttle.admit(ctx.now())).go:
             if admission.reason != "rate limit":
                 report.down.setdefault(due.gateway, admission.reason)
                 report.skipped[due.gateway] += 1

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from payments.checks import ReconcileContext
 from payments.orders import expire_order
-from payments.reconcile_ports import CallbackCounts
+from payments.reconcile.checks import ReconcileContext
+from payments.reconcile.ports import CallbackCounts
 
 log = logging.getLogger(__name__)
 OUTAGE_ALERT = "gateway_callbacks_missing"
