@@ -30,9 +30,9 @@ from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.callbacks import route as callback_web
 from payments.callbacks.refused import RefusedCallbacks
+from payments.gateways.sandbox import SandboxProvider
 from payments.orders import OrderError, Shop
 from payments.ports import PaymentRow, Recipient
-from payments.sandbox_server import SandboxProvider
 from storage.db import Sessions, is_sqlite, make_engine, make_sessions, transaction, upgrade
 from storage.repo import SqlStore, store_transaction
 

@@ -164,7 +164,9 @@ def demo_config_path(path: Path) -> Path:
     after `pip install` alone, from any directory."""
     if path.exists() or path != Path("config.toml"):
         return path
-    return Path(__file__).with_name("default_config.toml")
+    from bot.config import DEFAULT_FILE
+
+    return DEFAULT_FILE
 
 
 def demo(config: Config, args: argparse.Namespace) -> int:

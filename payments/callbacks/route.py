@@ -36,6 +36,7 @@ from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.callbacks.refused import RefusedCallbacks
 from payments.ports import NamedPayment, PaymentName
 from payments.service import Applied, BatchItem, Outcome, UnitOfWork
+from payments.status_query import CALLBACK, query_status
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -142,7 +143,7 @@ async def _confirmed(gateway: Gateway, payment: NamedPayment, item: BatchItem) -
         payment.external_id or claimed.external_id,
         MethodId.parse(payment.method),
     )
-    answer = await gateway.fetch_status(ref)
+    answer = await query_status(gateway, ref, source=CALLBACK)
     if answer.status is not claimed.status:
         log.warning(
             "gateway=%s payment=%s callback said %s, status query says %s",
@@ -155,10 +156,11 @@ async def _confirmed(gateway: Gateway, payment: NamedPayment, item: BatchItem) -
 
 
 def _answer(ctx: Callbacks, gateway: str, outcome: str, status: int) -> web.Response:
+    """The gateway's own answer where its adapter has `answer_callback`, else ours."""
     ctx.on_result(gateway, outcome)
-    return web.Response(
-        body=_answer_body(outcome), status=status, content_type="application/json", charset="utf-8"
-    )
+    own = getattr(ctx.gateways.get(gateway), "answer_callback", None)
+    body = own(outcome) if own is not None else _answer_body(outcome)
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
 @functools.cache

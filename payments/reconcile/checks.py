@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
-from typing import Any
+from typing import Any, Final
 
 from payments.base import (
     Gateway,
@@ -44,9 +44,12 @@ from payments.reconcile.schedule import (
 )
 from payments.reconcile.throttle import Throttle
 from payments.service import Applied, BatchItem, apply_batch, apply_result
+from payments.status_query import CHECK_STATUS, POLLER, Source, query_status
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
+# The stored source of an answer ("poll", "check") -> who asked, for query_status.
+_QUERY_SOURCE: Final[Mapping[str, Source]] = {"poll": POLLER, "check": CHECK_STATUS}
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,9 @@ async def ask(
         throttle.abandon()
         error = GatewayRejected(due.gateway, "gateway not configured")
         return Answer(due, lease, source, error=error)
+    asker = _QUERY_SOURCE.get(source, POLLER)
     try:
-        result = await gateway.fetch_status(payment_ref(due))
+        result = await query_status(gateway, payment_ref(due), source=asker)
     except GatewayUnavailable as exc:
         resume = throttle.done(ctx.now(), ok=False, retry_after=exc.retry_after)
         return Answer(due, lease, source, error=exc, resume=resume)

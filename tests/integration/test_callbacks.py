@@ -181,7 +181,7 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
     aiohttp_server: Any, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = make_config("sqlite+aiosqlite:////nonexistent/dir/x.db", free_port())
-    from payments.sandbox import SandboxGateway
+    from payments.gateways.sandbox.adapter import SandboxGateway
 
     threads_before = set(threading.enumerate())
     engine = make_engine(config.database.url)

@@ -31,7 +31,7 @@ from payments.base import (
     PaymentStatus,
     names_another_payment,
 )
-from payments.ipaymu import IpaymuGateway, request_signature
+from payments.gateways.ipaymu.adapter import IpaymuGateway, request_signature
 from tests.fakes.ipaymu import FakeIpaymu
 
 VA = "1179000899555001"
@@ -333,7 +333,7 @@ async def test_an_unmapped_status_reads_as_pending_with_a_warning(
     created = await ipaymu.gateway.create_payment(checkout())
     ipaymu.fake.set_status("A7K2Q901", 42)
 
-    with caplog.at_level(logging.WARNING, logger="payments.ipaymu"):
+    with caplog.at_level(logging.WARNING, logger="payments.gateways.ipaymu.adapter"):
         fetched = await ipaymu.gateway.fetch_status(ref(created))
 
     assert fetched.status is S.PENDING

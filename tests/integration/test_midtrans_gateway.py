@@ -33,7 +33,7 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
-from payments.midtrans import MidtransGateway
+from payments.gateways.midtrans.adapter import MidtransGateway
 from tests.fakes.midtrans import RETRY_AFTER, FakeMidtrans
 
 KEY = "SB-Mid-server-TESTKEY0000000000000000"  # made up, as in the shared examples
@@ -294,7 +294,7 @@ async def test_unmapped_status_reads_as_pending_and_warns(
     await midtrans.gateway.create_payment(checkout())
     midtrans.fake.set_status("A7K2Q901", "teleported", "accept")
 
-    with caplog.at_level(logging.WARNING, logger="payments.midtrans"):
+    with caplog.at_level(logging.WARNING, logger="payments.gateways.midtrans.adapter"):
         fetched = await midtrans.gateway.fetch_status(ref())
 
     assert fetched.status is S.PENDING

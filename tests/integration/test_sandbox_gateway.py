@@ -29,9 +29,9 @@ from payments.base import (
     PaymentRef,
     PaymentStatus,
 )
+from payments.gateways.sandbox.adapter import SandboxGateway
+from payments.gateways.sandbox.server import SandboxProvider
 from payments.qris import parse_emv, validate_qris
-from payments.sandbox import SandboxGateway
-from payments.sandbox_server import SandboxProvider
 
 SECRET = "s3cret-sandbox-key-0123456789"
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -296,7 +296,7 @@ async def test_failing_callback_url_is_retried_once_then_given_up(
     sandbox = await make_sandbox(callback_retry_delay=0.01)
     checkout = sandbox.checkout(callback_url=sandbox.callback_url.replace("/callbacks/", "/nope/"))
     await sandbox.gateway.create_payment(checkout)
-    with caplog.at_level(logging.WARNING, logger="payments.sandbox_server"):
+    with caplog.at_level(logging.WARNING, logger="payments.gateways.sandbox.server"):
         await sandbox.gateway.settle(checkout.reference, "pay")
         await sandbox.provider.flush()
     assert [sent.http_status for sent in sandbox.provider.sent_callbacks] == [404, 404]
@@ -324,7 +324,7 @@ async def test_unmapped_provider_status_reads_pending_with_a_warning(
     checkout = sandbox.checkout()
     await sandbox.gateway.create_payment(checkout)
     sandbox.provider.set_status(checkout.reference, "ON_HOLD")
-    with caplog.at_level(logging.WARNING, logger="payments.sandbox"):
+    with caplog.at_level(logging.WARNING, logger="payments.gateways.sandbox.adapter"):
         result = await sandbox.gateway.fetch_status(sandbox.ref(checkout))
     assert (result.status, result.raw_status) == (PaymentStatus.PENDING, "ON_HOLD")
     assert "sandbox: unmapped status 'ON_HOLD', treating as pending" in caplog.text

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from bot.channels.telegram_inbound import read_update, to_inbound
 from payments.base import CallbackRejected, CallbackUnreadable, PaymentResult, PaymentStatus
-from payments.ipaymu import IpaymuGateway
-from payments.midtrans import MidtransGateway
-from payments.sandbox import SIGNATURE_HEADER, SandboxGateway
+from payments.gateways.ipaymu.adapter import IpaymuGateway
+from payments.gateways.midtrans.adapter import MidtransGateway
+from payments.gateways.sandbox.adapter import SIGNATURE_HEADER, SandboxGateway
 from tests.fakes.ipaymu import php_json, sign_callback
 from tests.fakes.midtrans import signature
 

@@ -1,4 +1,4 @@
-"""A small typed reader from TOML tables to frozen dataclasses.
+"""The config reader: a small typed reader from TOML tables to frozen dataclasses.
 
 It exists so that every mistake in config.toml becomes one line naming the key, whatever the
 section: unknown keys, wrong types, missing secrets, bad durations and URLs.
@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
+from payments.gateways.spec import DURATION, SECRET, URL, meta
+
 T = TypeVar("T")
 
 
 class ConfigError(Exception):
-    """One readable line: `config.toml: payments.midtrans.server_key: ...`."""
+    """One readable line naming the key: `config.toml: shop.currency: ...`."""
 
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"{key}: {problem}")
@@ -26,18 +28,12 @@ class ConfigError(Exception):
         self.problem = problem
 
 
-# Field kinds beyond the plain Python types, set with `meta(...)` on a dataclass field.
-DURATION: Final = "duration"  # "90s", "10m", "24h", "1d" or a number of seconds -> int seconds
-URL: Final = "url"
-SECRET: Final = "secret"  # may be "${ENV_NAME}" or "${ENV_NAME:-default}"
+# Field kinds beyond the plain Python types, set with `meta(...)` on a dataclass field. They
+# live with the gateways' settings (payments/gateways/spec.py), which must not import bot/.
 
 _DURATION_RE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS: Final = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_RE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-
-
-def meta(kind: str) -> dict[str, str]:
-    return {"kind": kind}
 
 
 def expand_env(value: str, key: str, environ: Mapping[str, str]) -> str:
@@ -170,3 +166,6 @@ def _describe(value: Any) -> str:
     if isinstance(value, str):
         return f"the string {value!r}"
     return f"{type(value).__name__} {value!r}"
+
+
+__all__ = ["DURATION", "SECRET", "URL", "ConfigError", "build", "meta"]

@@ -15,9 +15,8 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl
 
@@ -37,7 +36,8 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
-from payments.hostile import json_object, utf8
+from payments.gateways.http import retry_after
+from payments.gateways.parsing import WIB, json_object, text_field, utf8, wib_time
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -59,7 +59,7 @@ VA_BANKS: Final = frozenset({"bca", "bni", "bri", "mandiri", "cimb", "permata", 
 # Documented expiry limits in hours; the BCA VA (12 h) and QRIS expiries cannot be set.
 _MAX_HOURS: Final[Mapping[str, int]] = {"bri": 2, "bsi": 3}
 _FIXED_EXPIRY: Final = frozenset({"bca", "qris"})
-WIB: Final = timezone(timedelta(hours=7), "WIB")  # iPaymu's times have no zone: UNCONFIRMED
+# iPaymu's times have no zone and are read as WIB (parsing.py): UNCONFIRMED
 # Form callbacks arrive as strings; iPaymu types these before signing (ipaymu.md section 7).
 _INT_FIELDS: Final = ("trx_id", "status_code", "transaction_status_code", "paid_off")
 _MAX_DIGITS: Final = 15  # of an amount in rupiah: a thousand trillion is no shop's price
@@ -172,7 +172,7 @@ class IpaymuGateway:
             amount,
             "IDR",
             raw_status=raw,
-            expires_at=_wib(data.get("ExpiredDate")),
+            expires_at=wib_time(data.get("ExpiredDate")),
             raw=data,
         )
 
@@ -215,7 +215,7 @@ class IpaymuGateway:
             amount,
             "IDR",
             raw_status=raw,
-            expires_at=_wib(fields.get("expired_at")),
+            expires_at=wib_time(fields.get("expired_at")),
             raw=fields,
         )
 
@@ -294,7 +294,7 @@ class IpaymuGateway:
             currency="IDR",
             raw=data,
             instructions=instructions,
-            expires_at=_wib(data.get("Expired")),
+            expires_at=wib_time(data.get("Expired")),
         )
 
     async def _request(self, path: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -320,8 +320,8 @@ class IpaymuGateway:
     def _answer(self, path: str, resp: aiohttp.ClientResponse, raw: bytes) -> Mapping[str, Any]:
         """The body's Status decides; whether the HTTP status mirrors it is UNCONFIRMED."""
         if resp.status == 429:
-            retry_after = _retry_after(resp.headers.get("Retry-After"))
-            raise _NotProcessed(self.name, f"{path}: rate limited (HTTP 429)", retry_after)
+            wait = retry_after(resp.headers.get("Retry-After"))
+            raise _NotProcessed(self.name, f"{path}: rate limited (HTTP 429)", wait)
         if resp.status >= 500:
             raise GatewayUnavailable(self.name, f"{path}: HTTP {resp.status}, outcome unknown")
         try:
@@ -391,32 +391,6 @@ def _local_phone(phone: str | None) -> str | None:
     return phone.lstrip("+") if phone else None
 
 
-def _text(value: object) -> str | None:
-    """iPaymu sends ids as numbers or strings, and "" or null for nothing (or anything else)."""
-    if value == "" or isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        return None
-    return str(value)
-
-
-def _wib(value: object) -> datetime | None:
-    """iPaymu's zone-less `YYYY-MM-DD HH:MM:SS`, read as WIB."""
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=WIB)
-    except ValueError:
-        return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds; it may also come as an HTTP date."""
-    if value and value.strip().isdecimal():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value or "")
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
-
-
 def _email(buyer: Customer) -> str:
     """iPaymu's direct payment requires an email, which a chat customer seldom gives.
 
@@ -427,3 +401,8 @@ def _email(buyer: Customer) -> str:
         return buyer.email
     digits = "".join(ch for ch in buyer.phone or "" if ch.isdigit()) or "customer"
     return f"{digits}@customer.invalid"
+
+
+def _text(value: object) -> str | None:
+    """iPaymu sends ids as numbers or strings, and "" or null for nothing."""
+    return text_field(value, blank_is_none=True)

@@ -1,9 +1,10 @@
 """Adapter for the built-in sandbox gateway, spoken to over HTTP like any other provider.
 
-Docs: the provider is ours, payments/sandbox_server.py. JSON under `<base_url>/api/payments`,
-`Authorization: Bearer <secret>`; callbacks carry `X-Sandbox-Signature`, the hex
-HMAC-SHA256(secret, raw body). Amounts travel as given (IDR has no minor units in practice).
-This file imports nothing from the provider on purpose: it must work against it as a stranger.
+Docs: the provider is ours, payments/gateways/sandbox/server.py. JSON under
+`<base_url>/api/payments`, `Authorization: Bearer <secret>`; callbacks carry
+`X-Sandbox-Signature`, the hex HMAC-SHA256(secret, raw body). Amounts travel as given (IDR
+has no minor units in practice). This file imports nothing from the provider on purpose: it
+must work against it as a stranger.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
@@ -33,7 +33,8 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
-from payments.hostile import json_object, utf8
+from payments.gateways.http import retry_after as retry_after_seconds
+from payments.gateways.parsing import json_object, utf8
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,9 @@ class SandboxGateway:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise GatewayUnavailable(self.name, f"{where}: {type(exc).__name__}") from exc
         if status == 429 or status >= 500:
-            raise GatewayUnavailable(self.name, f"{where}: HTTP {status}", _seconds(retry_after))
+            raise GatewayUnavailable(
+                self.name, f"{where}: HTTP {status}", retry_after_seconds(retry_after)
+            )
         if status >= 400:
             raise GatewayRejected(self.name, f"{where}: HTTP {status} {_error_text(body)}")
         try:
@@ -212,17 +215,3 @@ def _error_text(body: bytes) -> str:
     except (ValueError, KeyError, TypeError, RecursionError):
         message = body[:200].decode("utf-8", "replace")
     return str(message)[:200]
-
-
-def _seconds(retry_after: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not retry_after:
-        return None
-    try:
-        return max(0.0, float(retry_after))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(retry_after) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None

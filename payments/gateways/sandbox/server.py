@@ -3,8 +3,9 @@
 It lets `checkout-bot demo` and the tests run a whole checkout without accounts, and it misbehaves
 on request (late, lost and duplicated callbacks) the way real gateways do. It is a single-process
 simulator: payments live in this object's memory, so run one instance and expect them gone after
-a restart. payments/sandbox.py talks to it over HTTP like to any other gateway; this module is
-its API reference. Expiry is noticed when a payment is next touched (read, settled, shown).
+a restart. adapter.py (next to this file) talks to it over HTTP like to any other gateway;
+this module is its API reference. Expiry is noticed when a payment is next touched (read,
+settled, shown).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any, Final, TypeVar
 import aiohttp
 from aiohttp import web
 
+from payments.gateways.sandbox.page import page_routes
 from payments.qris import build_qris
-from payments.sandbox_page import page_routes
 
 log = logging.getLogger(__name__)
 

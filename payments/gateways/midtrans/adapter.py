@@ -12,7 +12,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
@@ -31,7 +31,8 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
-from payments.hostile import json_object, utf8
+from payments.gateways.http import retry_after
+from payments.gateways.parsing import WIB, json_object_or_none, text_field, utf8, wib_time
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -68,7 +69,6 @@ CHARGE_FIELDS: Final[Mapping[str, Mapping[str, Any]]] = {
     },
 }
 METHODS: Final = frozenset({"link", *CHARGE_FIELDS})
-WIB: Final = timezone(timedelta(hours=7), "WIB")  # Midtrans' clock; Indonesia has no DST
 SIGNED: Final = ("order_id", "status_code", "gross_amount", "signature_key")  # and the key
 # "order_id already used" is 406 on the Core API; Snap's answer is UNCONFIRMED (400 reported).
 MAYBE_TAKEN: Final = frozenset({400, 406, 409})
@@ -154,7 +154,7 @@ class MidtransGateway:
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> PaymentResult:
         """Check signature_key over the fields exactly as sent, then read the body."""
-        data = _json_object(body)
+        data = json_object_or_none(body)
         if data is None:
             raise CallbackUnreadable(self.name, "body is not a JSON object")
         fields = [data.get(k) for k in SIGNED]
@@ -204,11 +204,10 @@ class MidtransGateway:
                 retry = resp.headers.get("Retry-After", "")
         except (TimeoutError, aiohttp.ClientError) as exc:  # not chained: aiohttp keeps headers
             raise GatewayUnavailable(self.name, f"{what}: {type(exc).__name__}") from None
-        data = _json_object(raw) or {}
+        data = json_object_or_none(raw) or {}
         code = _effective_code(status, data)
-        if code == 429 or code >= 500:  # Retry-After as an HTTP-date is left to the poller
-            wait = float(retry) if retry.isdigit() else None
-            raise GatewayUnavailable(self.name, f"{what}: {code}", wait)
+        if code == 429 or code >= 500:
+            raise GatewayUnavailable(self.name, f"{what}: {code}", retry_after(retry))
         if code in accept:
             return code, data
         if code >= 400:
@@ -227,14 +226,14 @@ class MidtransGateway:
         fraud = fraud if isinstance(fraud, str) else None
         why = f"{raw}: only part went back" if raw.startswith("partial_") else None
         return PaymentResult(
-            reference=_text(get("order_id")),
-            external_id=_text(get("transaction_id")),
+            reference=text_field(get("order_id")),
+            external_id=text_field(get("transaction_id")),
             status=to_status(raw, fraud),
             amount=_rupiah(get("gross_amount"), unreadable),
-            currency=_text(get("currency")) or "IDR",
+            currency=text_field(get("currency")) or "IDR",
             instructions=_instructions(data, self._base),
-            expires_at=_wib_time(get("expiry_time")),
-            reason=why or _text(get("channel_response_message")),
+            expires_at=_utc(wib_time(get("expiry_time"))),
+            reason=why or text_field(get("channel_response_message")),
             raw_status=raw if fraud in (None, "accept") else f"{raw}/{fraud}",
             raw=data,
         )
@@ -248,13 +247,6 @@ def _effective_code(http_status: int, data: Mapping[str, Any]) -> int:
     """The worse of HTTP and body codes; a transaction's status_code (407 expired) is no error."""
     raw = "" if "transaction_status" in data else str(data.get("status_code", ""))
     return max(http_status, int(raw) if raw.isdigit() else 0)
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        return json_object(raw)
-    except ValueError:  # UnicodeDecodeError and too deep included
-        return None
 
 
 def _minutes(checkout: Checkout, start: datetime) -> int:
@@ -295,16 +287,18 @@ def _instructions(data: Mapping[str, Any], base: str) -> Instructions | None:
     """What the customer needs; status answers repeat the VA fields of the charge answer."""
     vas, va = data.get("va_numbers"), MethodKind.VA
     if isinstance(vas, list) and vas and isinstance(vas[0], dict):
-        return Instructions(va, _text(vas[0].get("bank")), _text(vas[0].get("va_number")))
+        return Instructions(
+            va, text_field(vas[0].get("bank")), text_field(vas[0].get("va_number"))
+        )
     if data.get("permata_va_number"):
-        return Instructions(va, "permata", _text(data["permata_va_number"]))
+        return Instructions(va, "permata", text_field(data["permata_va_number"]))
     if data.get("bill_key") and data.get("biller_code"):
         # One number field: the bill key, which the customer types after the biller code.
         bank = f"mandiri (biller code {data['biller_code']})"
-        return Instructions(va, bank, _text(data["bill_key"]))
+        return Instructions(va, bank, text_field(data["bill_key"]))
     if data.get("payment_type") == "qris":
         return Instructions(
-            MethodKind.QRIS, qr_string=_text(data.get("qr_string")), url=_qr_url(data, base)
+            MethodKind.QRIS, qr_string=text_field(data.get("qr_string")), url=_qr_url(data, base)
         )
     return None
 
@@ -313,18 +307,10 @@ def _qr_url(data: Mapping[str, Any], base: str) -> str | None:
     """The QR image action; status answers may lack it (UNCONFIRMED), so rebuild its pattern."""
     listed = data.get("actions")
     actions = [a for a in listed if isinstance(a, dict)] if isinstance(listed, list) else []
-    urls = [_text(a.get("url")) for a in actions if a.get("name") == "generate-qr-code"]
-    tid = _text(data.get("transaction_id"))
+    urls = [text_field(a.get("url")) for a in actions if a.get("name") == "generate-qr-code"]
+    tid = text_field(data.get("transaction_id"))
     return urls[0] if urls else f"{base}/v2/qris/{tid}/qr-code" if tid else None
 
 
-def _wib_time(value: Any) -> datetime | None:
-    try:
-        moment = datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=WIB).astimezone(UTC)
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment else None

@@ -1,6 +1,6 @@
 """The sandbox provider's pay page: where a human plays the customer's bank or wallet.
 
-Kept apart from sandbox_server.py so that the simulation reads without markup in the way.
+Kept apart from server.py so that the simulation reads without markup in the way.
 No bearer token here: the page stands in for the customer's own bank. Everything shown is
 escaped, since references and URLs arrive from API callers.
 """
@@ -16,7 +16,7 @@ from aiohttp import web
 from payments.qris import render_png
 
 if TYPE_CHECKING:
-    from payments.sandbox_server import SandboxPayment, SandboxProvider
+    from payments.gateways.sandbox.server import SandboxPayment, SandboxProvider
 
 _PAGE: Final = Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
