@@ -40,9 +40,9 @@ from bench.callbacks import MIDTRANS_KEY, free_port, sandbox_callback  # noqa: E
 from bench.chat import ENV, start_process, write_config  # noqa: E402
 from bench.chat import SECRET as WEBHOOK_SECRET  # noqa: E402
 from bench.seed import seed_payments  # noqa: E402
-from tests.fakes.ipaymu import FakeIpaymu  # noqa: E402
-from tests.fakes.midtrans import FakeMidtrans  # noqa: E402
 from tests.fakes.telegram import FakeBotAPI  # noqa: E402
+from tests.gateways.ipaymu.fake import FakeIpaymu  # noqa: E402
+from tests.gateways.midtrans.fake import FakeMidtrans  # noqa: E402
 
 API_TOKEN = "bench-fuzz-api-token"
 IPAYMU_VA, IPAYMU_KEY = "0000001234567890", "FUZZ-IPAYMU-KEY"

@@ -25,8 +25,8 @@ from payments.base import CallbackRejected, CallbackUnreadable, PaymentResult, P
 from payments.gateways.ipaymu.adapter import IpaymuGateway
 from payments.gateways.midtrans.adapter import MidtransGateway
 from payments.gateways.sandbox.adapter import SIGNATURE_HEADER, SandboxGateway
-from tests.fakes.ipaymu import php_json, sign_callback
-from tests.fakes.midtrans import signature
+from tests.gateways.ipaymu.fake import php_json, sign_callback
+from tests.gateways.midtrans.fake import signature
 
 SECRET, SERVER_KEY, VA = "hostile-secret", "SB-Mid-server-HOSTILE", "0000001234567890"
 FUZZ = settings(

@@ -32,11 +32,11 @@ from payments.base import (
     names_another_payment,
 )
 from payments.gateways.ipaymu.adapter import IpaymuGateway, request_signature
-from tests.fakes.ipaymu import FakeIpaymu
+from tests.gateways.ipaymu.fake import FakeIpaymu
 
 VA = "1179000899555001"
 API_KEY = "SANDBOX-TEST-KEY-7f3a9c2e-0000-4bd1-8e55-secret"
-RECORDINGS = Path(__file__).parent.parent / "recordings" / "ipaymu"
+RECORDINGS = Path(__file__).parent / "recordings"
 BANKS = ["bca", "bni", "bri", "mandiri", "cimb", "permata", "bsi"]
 S = PaymentStatus
 

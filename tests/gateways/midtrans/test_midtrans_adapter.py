@@ -34,12 +34,12 @@ from payments.base import (
     PaymentStatus,
 )
 from payments.gateways.midtrans.adapter import MidtransGateway
-from tests.fakes.midtrans import RETRY_AFTER, FakeMidtrans
+from tests.gateways.midtrans.fake import RETRY_AFTER, FakeMidtrans
 
 KEY = "SB-Mid-server-TESTKEY0000000000000000"  # made up, as in the shared examples
 TIMEOUT = 2.0  # the adapter's: roomy, so a busy CI machine never times out by accident
 SLOW = 3.0  # a "timeout" answer from the fake comes this late, past TIMEOUT
-RECORDINGS = Path(__file__).parent.parent / "recordings" / "midtrans"
+RECORDINGS = Path(__file__).parent / "recordings"
 S = PaymentStatus
 
 
