@@ -1,6 +1,6 @@
 """iPaymu v2 adapter: hosted page, direct VA and QRIS.
 
-Docs: https://github.com/ipaymu/docs-ipaymu-api-v2 (restated in shared/gateways/ipaymu.md).
+Docs: https://github.com/ipaymu/docs-ipaymu-api-v2
 Callback signatures are partly UNCONFIRMED, so a callback is only a hint: the route confirms it
 with fetch_status (/api/v2/transaction, authenticated by our own request signature).
 """
@@ -60,7 +60,7 @@ VA_BANKS: Final = frozenset({"bca", "bni", "bri", "mandiri", "cimb", "permata", 
 _MAX_HOURS: Final[Mapping[str, int]] = {"bri": 2, "bsi": 3}
 _FIXED_EXPIRY: Final = frozenset({"bca", "qris"})
 # iPaymu's times have no zone and are read as WIB (parsing.py): UNCONFIRMED
-# Form callbacks arrive as strings; iPaymu types these before signing (ipaymu.md section 7).
+# Form callbacks arrive as strings; iPaymu types these before signing (its callback docs).
 _INT_FIELDS: Final = ("trx_id", "status_code", "transaction_status_code", "paid_off")
 _MAX_DIGITS: Final = 15  # of an amount in rupiah: a thousand trillion is no shop's price
 _HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")  # the shape of every signature
@@ -94,7 +94,7 @@ def request_signature(method: str, va: str, body: bytes, api_key: str) -> str:
 def callback_signature(fields: Mapping[str, Any], va: str) -> str:
     """`X-Signature`, keyed by the merchant VA: PHP's json_encode of the key-sorted fields.
 
-    UNCONFIRMED: iPaymu's own examples disagree on typing. We follow ipaymu.md and the shared
+    UNCONFIRMED: iPaymu's own examples disagree on typing. We follow its API v2 docs and their
     examples: form values typed as in _callback_fields (money stays a string), JSON as received.
     """
     data = {key: value for key, value in fields.items() if key != "signature"}

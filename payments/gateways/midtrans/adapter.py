@@ -1,7 +1,7 @@
 """Midtrans: Snap pages and Core API charges. Docs: https://docs.midtrans.com/reference
 
-Contract summary: shared/gateways/midtrans.md. Midtrans often answers errors with HTTP 200 and
-an error `status_code` in the body, so every answer is judged by its body first.
+Midtrans often answers errors with HTTP 200 and an error `status_code` in the body, so every
+answer is judged by its body first.
 """
 
 from __future__ import annotations

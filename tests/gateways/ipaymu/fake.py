@@ -1,8 +1,9 @@
 """Just enough of iPaymu v2 for our adapter: signed requests, payments, status checks, callbacks.
 
-It follows shared/gateways/ipaymu.md. Where iPaymu documents nothing it takes the harsher
-reading: a repeated referenceId makes a second payment, and errors come as {"Status", "Message"}
-with the HTTP status mirroring Status (or 200 with mirror_status=False; UNCONFIRMED which).
+It follows https://github.com/ipaymu/docs-ipaymu-api-v2. Where iPaymu documents nothing it takes
+the harsher reading: a repeated referenceId makes a second payment, and errors come as
+{"Status", "Message"} with the HTTP status mirroring Status (or 200 with mirror_status=False;
+UNCONFIRMED which).
 """
 
 from __future__ import annotations
@@ -349,7 +350,7 @@ class FakeIpaymu:
 
 
 def sign_callback(fields: dict[str, Any], secret: str) -> str:
-    """iPaymu's callback HMAC as ipaymu.md describes it, written apart from the adapter's."""
+    """iPaymu's callback HMAC as iPaymu's docs describe it, written apart from the adapter's."""
     ordered = {key: fields[key] for key in sorted(fields) if key != "signature"}
     return hmac.new(secret.encode(), php_json(ordered).encode(), hashlib.sha256).hexdigest()
 

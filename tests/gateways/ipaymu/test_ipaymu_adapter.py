@@ -554,7 +554,7 @@ async def test_a_forged_signature_is_rejected(ipaymu: Harness, form: bool) -> No
 
 
 async def test_an_unsigned_callback_is_read_and_left_to_the_re_query(ipaymu: Harness) -> None:
-    """Older accounts send no X-Signature (ipaymu.md section 7): the re-query covers it."""
+    """Older accounts send no X-Signature (iPaymu's callback docs): the re-query covers it."""
     await ipaymu.gateway.create_payment(checkout())
     headers, body = ipaymu.fake.callback("A7K2Q901")
     del headers["X-Signature"]

@@ -1,8 +1,8 @@
 """A fake Midtrans (Core API and Snap on one app) that enforces the contract our adapter needs.
 
-Shapes follow shared/gateways/midtrans.md. Midtrans often answers errors with HTTP 200 and the
-error in the body's status_code; that is the default here. errors_in_http=True puts the code in
-the HTTP status line as well (Snap always does), so tests can cover both.
+Shapes follow https://docs.midtrans.com/reference. Midtrans often answers errors with HTTP 200
+and the error in the body's status_code; that is the default here. errors_in_http=True puts the
+code in the HTTP status line as well (Snap always does), so tests can cover both.
 """
 
 from __future__ import annotations
