@@ -7,18 +7,15 @@ with fetch_status (/api/v2/transaction, authenticated by our own request signatu
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar, Final
-from urllib.parse import parse_qsl
 
 import aiohttp
 
@@ -26,7 +23,6 @@ from payments.base import (
     CallbackRejected,
     CallbackUnreadable,
     Checkout,
-    Customer,
     GatewayRejected,
     GatewayUnavailable,
     Instructions,
@@ -37,7 +33,8 @@ from payments.base import (
     PaymentStatus,
 )
 from payments.gateways.http import retry_after
-from payments.gateways.parsing import WIB, json_object, text_field, utf8, wib_time
+from payments.gateways.ipaymu import wire
+from payments.gateways.parsing import WIB, utf8, wib_time
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -56,13 +53,7 @@ STATUS_MAP: Final[Mapping[int, PaymentStatus]] = {
     7: S.PAID,
 }
 VA_BANKS: Final = frozenset({"bca", "bni", "bri", "mandiri", "cimb", "permata", "bsi"})
-# Documented expiry limits in hours; the BCA VA (12 h) and QRIS expiries cannot be set.
-_MAX_HOURS: Final[Mapping[str, int]] = {"bri": 2, "bsi": 3}
-_FIXED_EXPIRY: Final = frozenset({"bca", "qris"})
 # iPaymu's times have no zone and are read as WIB (parsing.py): UNCONFIRMED
-# Form callbacks arrive as strings; iPaymu types these before signing (its callback docs).
-_INT_FIELDS: Final = ("trx_id", "status_code", "transaction_status_code", "paid_off")
-_MAX_DIGITS: Final = 15  # of an amount in rupiah: a thousand trillion is no shop's price
 _HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")  # the shape of every signature
 # /api/v2/transaction needs iPaymu's id; /api/v2/history filters by status and date only.
 _NO_TRX: Final = "no iPaymu trx_id yet and no lookup by referenceId: wait for its callback"
@@ -83,23 +74,6 @@ def to_status(raw: object) -> PaymentStatus:
         log.warning("ipaymu: unmapped status %.40r, treating as pending", raw)
         return S.PENDING
     return status
-
-
-def request_signature(method: str, va: str, body: bytes, api_key: str) -> str:
-    """The `signature` header. It hashes the body, so sign exactly the bytes that are sent."""
-    text = f"{method.upper()}:{va}:{hashlib.sha256(body).hexdigest()}:{api_key}"
-    return hmac.new(api_key.encode(), text.encode(), hashlib.sha256).hexdigest()
-
-
-def callback_signature(fields: Mapping[str, Any], va: str) -> str:
-    """`X-Signature`, keyed by the merchant VA: PHP's json_encode of the key-sorted fields.
-
-    UNCONFIRMED: iPaymu's own examples disagree on typing. We follow its API v2 docs and their
-    examples: form values typed as in _callback_fields (money stays a string), JSON as received.
-    """
-    data = {key: value for key, value in fields.items() if key != "signature"}
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=float)
-    return hmac.new(va.encode(), text.replace("/", "\\/").encode(), hashlib.sha256).hexdigest()
 
 
 class _NotProcessed(GatewayUnavailable):
@@ -158,7 +132,7 @@ class IpaymuGateway:
             raise GatewayUnavailable(self.name, f"order={ref.reference}: {_NO_TRX}")
         data = await self._request("/api/v2/transaction", {"transactionId": trx_id})
         try:
-            amount, raw = _money(data.get("Amount")), _text(data.get("Status"))
+            amount, raw = wire.money(data.get("Amount")), wire.text(data.get("Status"))
         except ValueError as exc:
             raise GatewayUnavailable(self.name, f"order={ref.reference}: {exc}") from None
         if raw is None:
@@ -166,8 +140,8 @@ class IpaymuGateway:
         # Both ids as iPaymu gives them (its sample shows ReferenceId null): rules.decide
         # moves our payment only when they name it.
         return PaymentResult(
-            _text(data.get("ReferenceId")),
-            _text(data.get("TransactionId")) or trx_id,
+            wire.text(data.get("ReferenceId")),
+            wire.text(data.get("TransactionId")) or trx_id,
             to_status(raw),
             amount,
             "IDR",
@@ -184,26 +158,26 @@ class IpaymuGateway:
         """Verify where iPaymu signed; unsigned callbacks (older accounts) rest on the re-query."""
         lower = {key.lower(): value for key, value in headers.items()}
         try:
-            fields = _callback_fields(lower.get("content-type", ""), body)
+            fields = wire.callback_fields(lower.get("content-type", ""), body)
         except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
             raise CallbackUnreadable(self.name, "body is neither form nor JSON") from None
-        given = lower.get("x-signature") or _text(fields.get("signature")) or ""
+        given = lower.get("x-signature") or wire.text(fields.get("signature")) or ""
         try:
-            expected = callback_signature(fields, self._va).encode()
+            expected = wire.callback_signature(fields, self._va).encode()
         except RecursionError:  # nested deeper than json.dumps goes: nobody signed that
             raise CallbackUnreadable(self.name, "body nested too deeply") from None
         if given and not hmac.compare_digest(utf8(given.strip().lower()), expected):
-            order = _text(fields.get("reference_id"))
+            order = wire.text(fields.get("reference_id"))
             log.warning("ipaymu: bad callback signature order=%.64r", order)
             raise CallbackRejected(self.name, "signature mismatch")
         return replace(self._callback_result(fields), verified=bool(given))
 
     def _callback_result(self, fields: Mapping[str, Any]) -> PaymentResult:
-        reference = _text(fields.get("reference_id") or fields.get("referenceId"))
-        trx_id = _text(fields.get("trx_id"))
-        raw = _text(fields.get("status_code", fields.get("transaction_status_code")))
+        reference = wire.text(fields.get("reference_id") or fields.get("referenceId"))
+        trx_id = wire.text(fields.get("trx_id"))
+        raw = wire.text(fields.get("status_code", fields.get("transaction_status_code")))
         try:  # sub_total is the price we asked; total and amount can include a buyer's fee
-            amount = _money(fields.get("sub_total", fields.get("amount")))
+            amount = wire.money(fields.get("sub_total", fields.get("amount")))
         except ValueError as exc:
             raise CallbackUnreadable(self.name, str(exc)) from None
         if not (reference and trx_id and raw and amount is not None):
@@ -243,17 +217,17 @@ class IpaymuGateway:
         buyer, method = checkout.customer, checkout.method
         # MERCHANT pays the fee: the customer pays our price, and iPaymu reports that price.
         payload: dict[str, Any] = {"referenceId": checkout.reference, "feeDirection": "MERCHANT"}
-        payload |= {"notifyUrl": checkout.callback_url, **_expiry(checkout)}
+        payload |= {"notifyUrl": checkout.callback_url, **wire.expiry(checkout)}
         if method.kind is MethodKind.LINK:
             path, price, text = "/api/v2/payment", [checkout.amount], [checkout.description]
             payload |= {"product": text, "qty": [1], "price": price, "description": text}
             payload |= {"returnUrl": checkout.return_url, "cancelUrl": checkout.return_url}
             payload |= {"buyerName": buyer.name, "buyerEmail": buyer.email}
-            payload |= {"buyerPhone": _local_phone(buyer.phone)}
+            payload |= {"buyerPhone": wire.local_phone(buyer.phone)}
         else:
             path, channel = "/api/v2/payment/direct", method.channel or "mpm"
-            payload |= {"name": buyer.name, "phone": _local_phone(buyer.phone)}
-            payload |= {"email": _email(buyer), "amount": checkout.amount}
+            payload |= {"name": buyer.name, "phone": wire.local_phone(buyer.phone)}
+            payload |= {"email": wire.email(buyer), "amount": checkout.amount}
             payload |= {"paymentMethod": str(method.kind), "paymentChannel": channel}
             payload |= {"comments": checkout.description}
         return path, {key: value for key, value in payload.items() if value is not None}
@@ -276,13 +250,15 @@ class IpaymuGateway:
     def _created(self, checkout: Checkout, data: Mapping[str, Any]) -> PaymentResult:
         """Instructions from the answer. A hosted page's answer has no TransactionId."""
         kind, number = checkout.method.kind, data.get("PaymentNo")
-        trx_id = _text(data.get("TransactionId"))
+        trx_id = wire.text(data.get("TransactionId"))
         instructions = Instructions(
             kind,
             bank=checkout.method.channel,
-            url=_text(data.get("QrImage") or data.get("Url")),
-            number=_text(number) if kind is MethodKind.VA else None,  # a string: leading zeros
-            qr_string=_text(data.get("QrString") or number) if kind is MethodKind.QRIS else None,
+            url=wire.text(data.get("QrImage") or data.get("Url")),
+            number=wire.text(number) if kind is MethodKind.VA else None,  # a string: leading zeros
+            qr_string=wire.text(data.get("QrString") or number)
+            if kind is MethodKind.QRIS
+            else None,
         )
         needed = {MethodKind.VA: instructions.number, MethodKind.QRIS: instructions.qr_string}
         if not needed.get(kind, instructions.url) or (kind is not MethodKind.LINK and not trx_id):
@@ -304,7 +280,7 @@ class IpaymuGateway:
             "Content-Type": "application/json",
             "Accept": "application/json",
             "va": self._va,
-            "signature": request_signature("POST", self._va, body, self._key),
+            "signature": wire.request_signature("POST", self._va, body, self._key),
             # The official samples' format; whether iPaymu checks it or the clock is UNCONFIRMED.
             "timestamp": datetime.now(WIB).strftime("%Y%m%d%H%M%S"),
         }
@@ -340,69 +316,3 @@ class IpaymuGateway:
     def _scrub(self, text: str) -> str:
         """iPaymu's messages may echo what we sent; no credential or signature reaches an error."""
         return _HEX64.sub("***", text.replace(self._key, "***").replace(self._va, "***"))
-
-
-def _callback_fields(content_type: str, body: bytes) -> dict[str, Any]:
-    """Form (iPaymu's default) or JSON, typed the way iPaymu types them before signing."""
-    text = body.decode("utf-8")
-    if "json" in content_type.lower() or text.lstrip().startswith("{"):
-        return json_object(body, parse_float=Decimal)  # money never passes through float
-    typed: dict[str, Any] = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
-    for key in _INT_FIELDS:
-        if key in typed and typed[key].removeprefix("-").isdecimal():
-            typed[key] = int(typed[key])  # anything else is left as sent: the signature tells
-    if "is_escrow" in typed:
-        typed["is_escrow"] = typed["is_escrow"].strip().lower() in ("1", "true")
-    if typed.get("additional_info", "[]") == "[]":
-        typed["additional_info"] = []
-    return typed
-
-
-def _money(value: object) -> int | None:
-    """Whole rupiah exactly, from 154000, "154000" or "154000.00"; never via float."""
-    if value is None or value == "":
-        return None
-    try:
-        amount = Decimal(str(value).strip()) if not isinstance(value, bool | float) else None
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount != amount.to_integral_value():
-        raise ValueError(f"amount is not whole rupiah: {value!r:.40}")
-    if amount.adjusted() >= _MAX_DIGITS:  # int() of "1e999999999" would build that number
-        raise ValueError(f"amount has more than {_MAX_DIGITS} digits: {value!r:.40}")
-    return int(amount)
-
-
-def _expiry(checkout: Checkout) -> dict[str, Any]:
-    """Whole hours, rounded up so iPaymu never closes before the time we showed the customer."""
-    kind, channel = checkout.method.kind, checkout.method.channel or str(checkout.method.kind)
-    if channel in _FIXED_EXPIRY:
-        return {}  # iPaymu's own Expired comes back in the answer
-    seconds = (checkout.expires_at - datetime.now(UTC)).total_seconds()
-    hours = min(max(1, math.ceil(seconds / 3600)), _MAX_HOURS.get(channel, 24 * 365))
-    # "hours" is the only expiredType every official sample uses; the hosted page has none.
-    return {"expired": hours} | ({} if kind is MethodKind.LINK else {"expiredType": "hours"})
-
-
-def _local_phone(phone: str | None) -> str | None:
-    """iPaymu's samples use 08..., we hold E.164 (+628...); whether +62 works is UNCONFIRMED."""
-    if phone and phone.startswith("+62"):
-        return "0" + phone[3:]
-    return phone.lstrip("+") if phone else None
-
-
-def _email(buyer: Customer) -> str:
-    """iPaymu's direct payment requires an email, which a chat customer seldom gives.
-
-    A placeholder on the reserved .invalid domain (RFC 2606) keeps iPaymu from mailing a
-    stranger; receipts reach the customer in the chat instead.
-    """
-    if buyer.email:
-        return buyer.email
-    digits = "".join(ch for ch in buyer.phone or "" if ch.isdigit()) or "customer"
-    return f"{digits}@customer.invalid"
-
-
-def _text(value: object) -> str | None:
-    """iPaymu sends ids as numbers or strings, and "" or null for nothing."""
-    return text_field(value, blank_is_none=True)

@@ -31,7 +31,8 @@ from payments.base import (
     PaymentStatus,
     names_another_payment,
 )
-from payments.gateways.ipaymu.adapter import IpaymuGateway, request_signature
+from payments.gateways.ipaymu.adapter import IpaymuGateway
+from payments.gateways.ipaymu.wire import request_signature
 from tests.gateways.ipaymu.fake import FakeIpaymu
 
 VA = "1179000899555001"
