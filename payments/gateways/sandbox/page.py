@@ -16,7 +16,8 @@ from aiohttp import web
 from payments.qris import render_png
 
 if TYPE_CHECKING:
-    from payments.gateways.sandbox.server import SandboxPayment, SandboxProvider
+    from payments.gateways.sandbox.records import SandboxPayment
+    from payments.gateways.sandbox.server import SandboxProvider
 
 _PAGE: Final = Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

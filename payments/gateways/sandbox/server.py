@@ -19,7 +19,6 @@ import random
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -27,11 +26,19 @@ import aiohttp
 from aiohttp import web
 
 from payments.gateways.sandbox.page import page_routes
+from payments.gateways.sandbox.records import (
+    CANCELLED,
+    EXPIRED,
+    FAILED,
+    PAID,
+    PENDING,
+    SandboxPayment,
+    SentCallback,
+)
 from payments.qris import build_qris
 
 log = logging.getLogger(__name__)
 
-PENDING, PAID, FAILED, EXPIRED, CANCELLED = "PENDING", "PAID", "FAILED", "EXPIRED", "CANCELLED"
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
 # Made-up prefixes shaped like the banks' own; a VA number is the prefix plus reference digits.
 VA_PREFIXES: Final[Mapping[str, str]] = {
@@ -53,50 +60,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class SandboxPayment:
-    """One simulated payment, in the provider's words; tests may read it."""
-
-    id: str
-    reference: str
-    amount: int
-    currency: str
-    method: str
-    expires_at: datetime
-    callback_url: str
-    created_at: datetime
-    return_url: str | None = None
-    instructions: dict[str, str] = field(default_factory=dict)
-    status: str = PENDING
-    paid_at: datetime | None = None
-    failure_reason: str | None = None
-
-    def callback_json(self) -> dict[str, Any]:
-        body = {k: getattr(self, k) for k in ("reference", "id", "status", "amount", "currency")}
-        body["method"] = self.method
-        if self.paid_at is not None:
-            body["paid_at"] = self.paid_at.isoformat()
-        return body
-
-    def to_json(self) -> dict[str, Any]:
-        return self.callback_json() | {
-            "instructions": self.instructions,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "failure_reason": self.failure_reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SentCallback:
-    """One callback POST as made, for tests to read; http_status is None when it never got one."""
-
-    url: str
-    body: bytes
-    signature: str
-    http_status: int | None
 
 
 class SandboxProvider:
