@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import send_all  # noqa: E402
 from bench.seed import seed_payments  # noqa: E402
-from tests.fakes.midtrans import FakeMidtrans  # noqa: E402
+from tests.gateways.midtrans.fake import FakeMidtrans  # noqa: E402
 
 SECRET = "bench-sandbox-secret-0123"
 MIDTRANS_KEY = "SB-Mid-server-BENCH"

@@ -10,8 +10,9 @@ test_fuzz_short.py). Loopback only, bounded in count.
 
     python bench/fuzz.py [--inputs 20000] [--seed 1] [--concurrency 200] [--route LABEL]
 
-Refused callbacks past 20 a second are answered after a second (payments/refused.py), so the
-callback routes go at about `concurrency` inputs a second: raise it for big runs.
+Refused callbacks past 20 a second are answered after a second
+(payments/callbacks/refused.py), so the callback routes go at about `concurrency` inputs a
+second: raise it for big runs.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from bench.chat import ENV, start_process, write_config  # noqa: E402
 from bench.chat import SECRET as WEBHOOK_SECRET  # noqa: E402
 from bench.seed import seed_payments  # noqa: E402
 from tests.channels.telegram.fake import FakeBotAPI  # noqa: E402
-from tests.fakes.ipaymu import FakeIpaymu  # noqa: E402
-from tests.fakes.midtrans import FakeMidtrans  # noqa: E402
+from tests.gateways.ipaymu.fake import FakeIpaymu  # noqa: E402
+from tests.gateways.midtrans.fake import FakeMidtrans  # noqa: E402
 
 API_TOKEN = "bench-fuzz-api-token"
 IPAYMU_VA, IPAYMU_KEY = "0000001234567890", "FUZZ-IPAYMU-KEY"

@@ -21,9 +21,9 @@ from bot.config import Config
 from bot.scheduler import make_context, make_reconciler
 from payments.attempts import begin_attempt
 from payments.base import Checkout, MethodId, PaymentRef, PaymentResult, PaymentStatus
-from payments.checks import ReconcileContext
 from payments.orders import CartLine, Delivery, Shop, place_order
-from payments.schedule import Timeline, first_check_at
+from payments.reconcile.checks import ReconcileContext
+from payments.reconcile.schedule import Timeline, first_check_at
 from storage.db import Sessions, make_engine, make_sessions, transaction
 from storage.models import Customer, Payment
 from storage.reconcile_repo import ReconcileRepo, reconcile_transaction

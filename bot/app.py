@@ -30,9 +30,9 @@ from bot.notify import worker as notify
 from bot.runtime import RUNTIME, Runtime, utcnow
 from bot.scheduler import scheduler
 from bot.server import read_body_in_time
-from payments import web as callback_web
 from payments.batcher import ApplyBatcher, PaymentFinder
-from payments.refused import RefusedCallbacks
+from payments.callbacks import route as callback_web
+from payments.callbacks.refused import RefusedCallbacks
 from storage.db import is_sqlite, make_engine, make_sessions, transaction, upgrade
 
 log = logging.getLogger(__name__)

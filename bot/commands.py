@@ -136,8 +136,8 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
     from bot.gateways import build_gateways
     from bot.runtime import utcnow
     from bot.scheduler import make_context
-    from payments.reconcile import OnceReport
-    from payments.reconcile import reconcile_once as once
+    from payments.reconcile.poller import OnceReport
+    from payments.reconcile.poller import reconcile_once as once
     from storage.reconcile_repo import reconcile_transaction
 
     if is_sqlite(config.database.url):
@@ -164,7 +164,9 @@ def demo_config_path(path: Path) -> Path:
     after `pip install` alone, from any directory."""
     if path.exists() or path != Path("config.toml"):
         return path
-    return Path(__file__).with_name("default_config.toml")
+    from bot.config import DEFAULT_FILE
+
+    return DEFAULT_FILE
 
 
 def demo(config: Config, args: argparse.Namespace) -> int:

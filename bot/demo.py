@@ -27,13 +27,15 @@ from bot.channels.console.inbound import CHANNEL, ConsoleChat
 from bot.channels.console.render import render
 from bot.channels.console.sender import ConsoleOutbox
 from bot.config import Config
+from bot.config.payments import only
 from bot.conversation.replies import Reply
 from bot.dispatch.dispatcher import handle
 from bot.runtime import RUNTIME, Runtime
 from bot.texts import supported
 from payments.base import PaymentError
+from payments.gateways.sandbox import NAME as SANDBOX
+from payments.gateways.sandbox import SandboxGateway
 from payments.ports import Recipient
-from payments.sandbox import SandboxGateway
 from storage.models import Customer, Order, Payment
 
 DEMO_MERCHANT_CHAT: Final = 1  # a stand-in merchant chat when the config names none
@@ -51,16 +53,12 @@ def demo_config(config: Config, db_dir: Path, *, auto_pay: bool, language: str) 
     port = _port(config.server.host, config.server.port)
     first = supported(language, config.shop.languages) or config.shop.languages[0]
     languages = (first, *(other for other in config.shop.languages if other != first))
-    payments = replace(
+    payments = only(
         config.payments,
-        sandbox=replace(
-            config.payments.sandbox,
-            enabled=True,
-            secret=secrets.token_urlsafe(24),  # this run's own: the demo's server is its only user
-            auto_pay_after=config.payments.sandbox.auto_pay_after if auto_pay else 0,
-        ),
-        midtrans=replace(config.payments.midtrans, enabled=False),
-        ipaymu=replace(config.payments.ipaymu, enabled=False),
+        SANDBOX,
+        enabled=True,
+        secret=secrets.token_urlsafe(24),  # this run's own: the demo's server is its only user
+        auto_pay_after=getattr(config.payments, SANDBOX).auto_pay_after if auto_pay else 0,
     )
     merchants = config.telegram.merchant_chat_ids or (DEMO_MERCHANT_CHAT,)
     return replace(
@@ -129,7 +127,7 @@ class Demo:
     async def pay(self) -> None:
         """Play the customer paying at the sandbox: its callback confirms, as in production."""
         reference = await self._open_reference()
-        gateway = self.runtime.gateways.get("sandbox")
+        gateway = self.runtime.gateways.get(SANDBOX)
         if reference is None or not isinstance(gateway, SandboxGateway):
             self.term.say("(no sandbox payment is waiting)")
             return

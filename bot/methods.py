@@ -1,6 +1,7 @@
 """Payment methods as customers read them, and which currencies each one can take.
 
-Used by the conversation (method buttons, instructions), the notices ("via BCA VA") and the
+Which currencies each gateway's methods take is its GatewaySpec's (payments/gateways/). Used by
+the conversation (method buttons, instructions), the notices ("via BCA VA") and the
 dispatcher (only methods that fit the shop's currency are offered).
 """
 
@@ -11,31 +12,12 @@ from typing import Final
 
 from bot.texts import N_, Translate
 from payments.base import MethodId, MethodKind
+from payments.gateways import GATEWAYS
 
 BANK_NAMES: Final = {
     "bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
     "cimb": "CIMB Niaga", "bsi": "BSI",
 }  # fmt: skip
-ANY: Final = frozenset[str]()
-# (gateway, kind) -> currencies; ANY where the gateway takes whatever the shop sells in.
-# Indonesian rails (VA, QRIS) are rupiah only; ClickPesa pushes Tanzanian shillings.
-CURRENCIES: Final[dict[tuple[str, str], frozenset[str]]] = {
-    ("sandbox", "va"): frozenset({"IDR"}),
-    ("sandbox", "qris"): frozenset({"IDR"}),
-    ("sandbox", "link"): ANY,
-    ("sandbox", "ussd"): ANY,
-    ("midtrans", "va"): frozenset({"IDR"}),
-    ("midtrans", "qris"): frozenset({"IDR"}),
-    ("midtrans", "link"): frozenset({"IDR"}),
-    ("ipaymu", "va"): frozenset({"IDR"}),
-    ("ipaymu", "qris"): frozenset({"IDR"}),
-    ("ipaymu", "link"): frozenset({"IDR"}),
-    ("xendit", "va"): frozenset({"IDR"}),
-    ("xendit", "qris"): frozenset({"IDR"}),
-    ("xendit", "link"): frozenset({"IDR"}),
-    ("clickpesa", "ussd"): frozenset({"TZS"}),
-    ("stripe", "link"): ANY,
-}
 LONG: Final = {
     MethodKind.QRIS: N_("QRIS"),
     MethodKind.LINK: N_("Payment link"),
@@ -49,9 +31,10 @@ SHORT: Final = {
 
 
 def fits(method: MethodId, currency: str) -> bool:
-    """Unknown pairs are offered: a new gateway should not vanish silently from the chat."""
-    allowed = CURRENCIES.get((method.gateway, str(method.kind)), ANY)
-    return not allowed or currency.upper() in allowed
+    """Each gateway's spec says which currencies a kind of method takes (payments/gateways/);
+    an unknown gateway's methods are offered: it should not vanish silently from the chat."""
+    spec = GATEWAYS.get(method.gateway)
+    return spec is None or spec.takes(str(method.kind), currency)
 
 
 def offered(methods: Iterable[MethodId], currency: str) -> tuple[str, ...]:

@@ -60,8 +60,8 @@ def on_callback(app: web.Application, known: Mapping[str, Any]) -> Callable[[str
 
 
 def on_refused(app: web.Application) -> Callable[[str], None]:
-    """payments/refused.py's hook: refused callbacks kept, repeated (same body, same minute)
-    or dropped (its buffer was full)."""
+    """payments/callbacks/refused.py's hook: refused callbacks kept, repeated (same body, same
+    minute) or dropped (its buffer was full)."""
     counter = app[METRICS].refused_callbacks
     children = {outcome: counter.labels(outcome) for outcome in ("kept", "repeat", "dropped")}
     return lambda outcome: children[outcome].inc()

@@ -1,5 +1,5 @@
 """The `[reconcile]` config read as the payment core's Policy (when to check a payment) and
-Manners (how politely to ask each gateway).
+Throttle (how politely to ask each gateway).
 
 Its own module because both the runtime (a new payment's first check) and the scheduler (the
 poller) read it, and the scheduler builds on the runtime.
@@ -12,8 +12,8 @@ from random import Random
 
 from bot.config import RATE_LIMITS, Reconcile
 from payments.base import MethodKind
-from payments.manners import Manners, Rules
-from payments.schedule import Policy, parse_schedule
+from payments.reconcile.schedule import Policy, parse_schedule
+from payments.reconcile.throttle import Rules, Throttle
 
 
 def policy(cfg: Reconcile) -> Policy:
@@ -30,7 +30,7 @@ def policy(cfg: Reconcile) -> Policy:
     )
 
 
-def manners(cfg: Reconcile, rnd: Random) -> Manners:
+def throttle(cfg: Reconcile, rnd: Random) -> Throttle:
     def rules(per_minute: float) -> Rules:
         return Rules(
             per_minute=per_minute,
@@ -41,4 +41,4 @@ def manners(cfg: Reconcile, rnd: Random) -> Manners:
         )
 
     limits = {**RATE_LIMITS, **cfg.rate_limits}
-    return Manners({g: rules(n) for g, n in limits.items()}, rules(cfg.default_rate_limit), rnd)
+    return Throttle({g: rules(n) for g, n in limits.items()}, rules(cfg.default_rate_limit), rnd)

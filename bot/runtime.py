@@ -25,11 +25,11 @@ from bot.policy import policy
 from payments.attempts import cancel_at_gateways, start_payment
 from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
+from payments.callbacks.refused import RefusedCallbacks
+from payments.gateways.sandbox import SandboxProvider
 from payments.orders import OrderError, Shop
 from payments.ports import PaymentRow, Recipient
-from payments.reconcile import Reconciler, StatusCheck
-from payments.refused import RefusedCallbacks
-from payments.sandbox_server import SandboxProvider
+from payments.reconcile.poller import Reconciler, StatusCheck
 from storage.db import Sessions
 from storage.repo import SqlStore, store_transaction
 

@@ -21,19 +21,19 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config
-from bot.policy import manners, policy
+from bot.policy import policy, throttle
 from bot.runtime import RUNTIME, shop_rules
 from payments.base import Gateway
-from payments.checks import ReconcileContext
-from payments.reconcile import (
+from payments.reconcile.checks import ReconcileContext
+from payments.reconcile.poller import (
     Limits,
     Reconciler,
     StatusCheck,
     check_customer_soon,
     check_now,
 )
-from payments.reconcile_ports import ReconcileUnitOfWork
-from payments.reconcile_sweeps import OutageRules, alert_missing_callbacks, expire_orders
+from payments.reconcile.ports import ReconcileUnitOfWork
+from payments.reconcile.sweeps import OutageRules, alert_missing_callbacks, expire_orders
 from storage.reconcile_repo import reconcile_transaction
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def make_context(
     rnd = rnd or Random()
     cfg = config.reconcile
     return ReconcileContext(
-        uow, shop_rules(config), gateways, clock, policy(cfg), manners(cfg, rnd), rnd
+        uow, shop_rules(config), gateways, clock, policy(cfg), throttle(cfg, rnd), rnd
     )
 
 

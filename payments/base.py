@@ -65,7 +65,7 @@ _METHOD_RE: Final = re.compile(r"^([a-z][a-z0-9_]*):(va|qris|link|ussd)(?::([a-z
 
 @dataclass(frozen=True, slots=True)
 class MethodId:
-    """`<gateway>:<kind>[:<channel>]`, e.g. `midtrans:va:bca`, `xendit:link`."""
+    """`<gateway>:<kind>[:<channel>]`, e.g. `<gateway>:va:bca`, `<gateway>:link`."""
 
     gateway: str
     kind: MethodKind
@@ -159,7 +159,7 @@ class PaymentResult:
     reason: str | None = None  # the provider's decline text, or why we flagged
     raw_status: str | None = None  # the provider's own word, for the event log
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    # False for a callback that carried no signature to check (some iPaymu accounts send
+    # False for a callback that carried no signature to check (some gateways send
     # none): only a status query can confirm what it says.
     verified: bool = True
 

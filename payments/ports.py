@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from payments.base import PaymentStatus
-
-if TYPE_CHECKING:
-    from payments.rules import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +21,16 @@ class Recipient:
 
     channel: str  # telegram | whatsapp | console
     address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One outbox row to write: the rules decide them, storage keeps them (payments/rules.py)."""
+
+    to: Recipient
+    kind: str
+    payload: dict[str, Any]
+    key: str  # the outbox's dedupe key: one message per key, ever
 
 
 class ProductRow(Protocol):

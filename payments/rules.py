@@ -19,7 +19,7 @@ from payments.base import (
     names_another_payment,
 )
 from payments.orders import OrderStatus, Shop
-from payments.ports import Recipient, Snapshot
+from payments.ports import Message, Snapshot
 
 S = PaymentStatus
 OS = OrderStatus
@@ -32,14 +32,6 @@ class Outcome(StrEnum):
     REVIEW = "review"  # kept, flagged for a person (amount mismatch, reversal)
     UNMATCHED = "unmatched"  # verified, but for no payment of ours
     REJECTED = "rejected"  # not verified: stored, never applied
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    to: Recipient
-    kind: str
-    payload: dict[str, Any]
-    key: str  # the outbox's dedupe key: one message per key, ever
 
 
 @dataclass(frozen=True, slots=True)

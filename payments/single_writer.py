@@ -4,7 +4,7 @@ A transaction per item costs more than the item (and on SQLite writers take turn
 whatever queued while the previous batch was committing goes into the next one: the cost per
 item shrinks as load grows, and each caller still waits until its own item is durable. The
 callbacks (payments/batcher.py: their applies, and their look-ups, which are reads) and the
-poller's answers (payments/reconcile_writer.py) each have one.
+poller's answers (payments/reconcile/writer.py) each have one.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments.reconcile_ports import CallbackCounts, CheckRecord, DuePayment
+from payments.reconcile.ports import CallbackCounts, CheckRecord, DuePayment
 from storage.db import Sessions, transaction
 from storage.models import AlertMark, Order, Payment, PaymentEvent
 from storage.repo import SqlStore, insert_ignoring_duplicates
@@ -228,7 +228,7 @@ def _params(record: CheckRecord) -> dict[str, Any]:
 
 
 class ReconcileSqlStore(SqlStore):
-    """The Store of payments/reconcile_ports.py over one session."""
+    """The Store of payments/reconcile/ports.py over one session."""
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)

@@ -21,7 +21,7 @@ from bot.api.errors import ApiError
 from bot.api.guard import API, ApiState, guard, read_body
 from bot.api.schema import MAX_ID, ORDER_CODE
 from bot.metrics import status_query
-from payments.reconcile import StatusCheck
+from payments.reconcile.poller import StatusCheck
 from storage.db import Sessions
 
 if TYPE_CHECKING:

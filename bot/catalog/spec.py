@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bot.configload import ConfigError
+from bot.config.reader import ConfigError
 
 NAME_LANGS: Final = ("id", "en", "sw")
 

@@ -20,10 +20,10 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.runtime import utcnow
-from payments import web as callback_web
 from payments.base import MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
-from payments.refused import RefusedCallbacks
+from payments.callbacks import route as callback_web
+from payments.callbacks.refused import RefusedCallbacks
 from storage.db import make_engine, make_sessions, transaction
 from storage.models import Order, Outbox, Payment, PaymentEvent
 from storage.repo import store_transaction
@@ -181,7 +181,7 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
     aiohttp_server: Any, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = make_config("sqlite+aiosqlite:////nonexistent/dir/x.db", free_port())
-    from payments.sandbox import SandboxGateway
+    from payments.gateways.sandbox.adapter import SandboxGateway
 
     threads_before = set(threading.enumerate())
     engine = make_engine(config.database.url)

@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from payments.refused import BODY_LIMIT, CALM_PER_SECOND, TARPIT
+from payments.callbacks.refused import BODY_LIMIT, CALM_PER_SECOND, TARPIT
 from storage.models import Payment, PaymentEvent
 from tests.conftest import Running
+from tests.gateways.ipaymu.harness import start as ipaymu
 from tests.integration.test_callbacks import pay_order, query, signed
-from tests.integration.test_gateway_routes import ipaymu
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

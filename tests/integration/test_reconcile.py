@@ -37,7 +37,7 @@ from payments.base import (
     PaymentResult,
 )
 from payments.ports import PaymentRow
-from payments.reconcile import Reconciler
+from payments.reconcile.poller import Reconciler
 from storage.db import transaction
 from storage.models import Customer, Outbox, Payment, PaymentEvent
 from storage.reconcile_repo import ReconcileRepo

@@ -27,10 +27,10 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
-from payments.checks import ReconcileContext
-from payments.manners import Manners, Rules
 from payments.orders import CartLine, Delivery, Shop, place_order
-from payments.reconcile import Limits, Reconciler
+from payments.reconcile.checks import ReconcileContext
+from payments.reconcile.poller import Limits, Reconciler
+from payments.reconcile.throttle import Rules, Throttle
 from storage.db import Sessions, make_engine, make_sessions, transaction
 from storage.models import Payment
 from storage.reconcile_repo import reconcile_transaction
@@ -113,7 +113,7 @@ async def instances(db_url: str, shop: Shop) -> AsyncIterator[list[Reconciler]]:
             shop,
             {"sandbox": gateway},
             clock,
-            manners=Manners(default=Rules(per_minute=10**6)),
+            throttle=Throttle(default=Rules(per_minute=10**6)),
             random=Random(number),
         )
         found.append(Reconciler(ctx, Limits(batch=25, concurrency=50, gateway_concurrency=50)))

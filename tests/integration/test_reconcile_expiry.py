@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from payments.reconcile_sweeps import expire_orders
+from payments.reconcile.sweeps import expire_orders
 from storage.models import Order, Outbox, Payment, PaymentEvent, Product
 from tests.conftest import add_customer, new_order
 from tests.integration.test_reconcile import open_shop

@@ -92,7 +92,7 @@ def test_language_hints_map_to_offered_languages() -> None:
 def test_the_packaged_demo_config_says_what_config_toml_says() -> None:
     """`checkout-bot demo` outside the repository reads this copy; keep it in step."""
     shipped = load_config(ROOT / "config.toml", environ={})
-    packaged = load_config(ROOT / "bot" / "default_config.toml", environ={})
+    packaged = load_config(ROOT / "bot" / "config" / "default.toml", environ={})
     assert replace(packaged, path=shipped.path) == shipped, (
-        "run: cp config.toml bot/default_config.toml"
+        "run: cp config.toml bot/config/default.toml"
     )

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 
 from bot.channels.telegram.inbound import read_update, to_inbound
 from payments.base import CallbackRejected, CallbackUnreadable, PaymentResult, PaymentStatus
-from payments.ipaymu import IpaymuGateway
-from payments.midtrans import MidtransGateway
-from payments.sandbox import SIGNATURE_HEADER, SandboxGateway
-from tests.fakes.ipaymu import php_json, sign_callback
-from tests.fakes.midtrans import signature
+from payments.gateways.ipaymu.adapter import IpaymuGateway
+from payments.gateways.midtrans.adapter import MidtransGateway
+from payments.gateways.sandbox.adapter import SIGNATURE_HEADER, SandboxGateway
+from tests.gateways.ipaymu.fake import php_json, sign_callback
+from tests.gateways.midtrans.fake import signature
 
 SECRET, SERVER_KEY, VA = "hostile-secret", "SB-Mid-server-HOSTILE", "0000001234567890"
 FUZZ = settings(

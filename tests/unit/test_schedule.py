@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import ConfigError, Reconcile, load_config
-from bot.configload import build
+from bot.config.reader import build
 from payments.base import MethodKind
-from payments.schedule import (
+from payments.reconcile.schedule import (
     Nudge,
     Policy,
     Timeline,

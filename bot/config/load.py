@@ -1,0 +1,103 @@
+"""config.toml -> frozen dataclasses. The only reader of config.toml and the environment.
+
+A mistake is a `ConfigError` naming the key, raised at start-up, never a crash later.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.numbers import list_currencies
+
+from bot.catalog import spec as catalogs  # it imports the reader: not its names here
+from bot.config.payments import Payments, check_payments
+from bot.config.reader import ConfigError, build
+from bot.config.sections import (
+    LANGUAGES,
+    Api,
+    Callbacks,
+    CatalogSection,
+    Database,
+    Reconcile,
+    Server,
+    Shop,
+    Telegram,
+    WhatsApp,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    shop: Shop = Shop()
+    database: Database = Database()
+    server: Server = Server()
+    callbacks: Callbacks = Callbacks()
+    api: Api = Api()
+    telegram: Telegram = Telegram()
+    whatsapp: WhatsApp = WhatsApp()
+    payments: Payments = field(default_factory=Payments)
+    catalog: CatalogSection = CatalogSection()
+    reconcile: Reconcile = Reconcile()
+    path: Path = Path("config.toml")
+
+    def load_catalog(self) -> catalogs.Catalog:
+        if self.catalog.file:
+            file = self.path.parent / self.catalog.file
+            return catalogs.load_catalog_file(file, self.shop.currency)
+        raw = {
+            "categories": list(self.catalog.categories),
+            "products": list(self.catalog.products),
+        }
+        return catalogs.parse_catalog(raw, self.shop.currency, "catalog")
+
+
+def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, check and freeze the configuration; every problem names its key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found (pass --config PATH)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    raw.pop("path", None)
+    config = build(Config, raw, "", os.environ if environ is None else environ)
+    config = Config(**{**config.__dict__, "path": path})
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    shop = config.shop
+    if shop.currency not in list_currencies():
+        raise ConfigError("shop.currency", f"not an ISO 4217 currency code: {shop.currency!r}")
+    try:
+        ZoneInfo(shop.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("shop.timezone", f"unknown time zone {shop.timezone!r}") from None
+    for i, lang in enumerate(shop.languages):
+        if lang not in LANGUAGES:
+            raise ConfigError(f"shop.languages[{i}]", f"{lang!r} is not one of {LANGUAGES}")
+    if shop.shipping_fee < 0:
+        raise ConfigError("shop.shipping_fee", "cannot be negative")
+    if not config.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError("database.url", "use sqlite+aiosqlite:/// or postgresql+asyncpg://")
+    if config.telegram.mode not in ("polling", "webhook"):
+        raise ConfigError("telegram.mode", "expected 'polling' or 'webhook'")
+    _check_telegram(config.telegram)
+    check_payments(config.payments)
+    config.load_catalog()
+
+
+def _check_telegram(tg: Telegram) -> None:
+    if not tg.enabled:
+        return
+    if not tg.token:
+        raise ConfigError("telegram.token", "required when telegram is enabled")
+    if tg.mode == "webhook" and not tg.webhook_secret:
+        raise ConfigError("telegram.webhook_secret", "required in webhook mode")

@@ -1,0 +1,86 @@
+"""GatewaySpec: everything the rest of the program knows about one gateway, in one value.
+
+Each gateway's folder (payments/gateways/<name>/) defines one SPEC; payments/gateways/__init__.py
+lists them. The config package reads `[payments.<name>]` into `settings`, checks methods against
+`methods`, the chat offers a method where `currencies` allows the shop's currency, the poller
+starts from `rate_limit`, and bot/gateways.py calls `build`. Nothing else names a gateway, so
+adding one is its folder and one registry line.
+
+A gateway chooses its callback answer by giving its adapter an `answer_callback(outcome) ->
+bytes` method (payments/callbacks/route.py); without one the route's default body is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, Protocol, TypeVar
+
+import aiohttp
+
+from payments.base import Gateway
+
+# Field kinds the config reader (bot/config/reader.py) understands beyond plain Python types,
+# set with `meta(...)` on a settings field. Here so a gateway's settings need nothing from bot/.
+DURATION: Final = "duration"  # "90s", "10m", "24h", "1d" or a number of seconds -> int seconds
+URL: Final = "url"
+SECRET: Final = "secret"  # may be "${ENV_NAME}" or "${ENV_NAME:-default}"
+ANY_CURRENCY: Final = frozenset[str]()  # the method takes whatever the shop sells in
+
+
+def meta(kind: str) -> dict[str, str]:
+    return {"kind": kind}
+
+
+class SettingsError(ValueError):
+    """A setting a gateway refuses; `key` is the field in its section (`secret`), which the
+    config package reports as `payments.<name>.secret`."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class GatewaySettings(Protocol):
+    """What every `[payments.<name>]` section has, whatever else its gateway needs."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def methods(self) -> tuple[str, ...]: ...
+    @property
+    def expiry(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What a gateway may need from the shop's own config to be built."""
+
+    public_url: str  # our server, as the provider reaches it
+    shop_name: str
+
+
+S = TypeVar("S")
+
+
+def _no_check(settings: Any, others: Sequence[str]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class GatewaySpec(Generic[S]):
+    name: str
+    settings: type[S]  # a frozen dataclass: the `[payments.<name>]` section
+    methods: frozenset[str]  # local method ids its adapter can create: `va:bca`, `qris`, ...
+    currencies: Mapping[str, frozenset[str]]  # method kind -> currencies (ANY_CURRENCY: all)
+    rate_limit: int  # status queries a minute unless [reconcile.rate_limits] says otherwise
+    build: Callable[[S, aiohttp.ClientSession, BuildContext], Gateway]
+    # Called when enabled, with the other enabled gateways' names; raises SettingsError.
+    check: Callable[[S, Sequence[str]], None] = field(default=_no_check)
+    # A provider we serve ourselves (the sandbox): built from the settings, it adds its routes.
+    serve: Callable[[S, BuildContext], Any] | None = None
+
+    def takes(self, kind: str, currency: str) -> bool:
+        allowed = self.currencies.get(kind, ANY_CURRENCY)
+        return not allowed or currency.upper() in allowed
