@@ -64,6 +64,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
             clock,
             runtime.refused,
             on_result=metrics.on_callback(app, runtime.gateways),
+            observe=metrics.on_status_query(app),
         ),
     )
     api.add_routes(app, runtime)

@@ -28,8 +28,9 @@ class Metrics:
         )
         self.status_queries = Counter(
             "checkout_status_queries",
-            "Status queries to gateways, by gateway and outcome",
-            ["gateway", "outcome"],
+            "Status queries put to gateways, by gateway, source (poller, check-status, callback)"
+            " and outcome (answered, unavailable, rejected)",
+            ["gateway", "source", "outcome"],
             registry=registry,
         )
         self.outbox_send_failures = Counter(

@@ -75,10 +75,10 @@ def outbox_send_failed(app: web.Application, channel: str) -> None:
     app[METRICS].outbox_send_failures.labels(channel).inc()
 
 
-def status_query(app: web.Application, gateway: str, outcome: str) -> None:
-    """outcome: answered, failed (asked, no usable answer), skipped (not asked: too soon,
-    already final, or the gateway is paused by its rate limit or circuit)."""
-    app[METRICS].status_queries.labels(gateway, outcome).inc()
+def on_status_query(app: web.Application) -> Callable[[str, str, str], None]:
+    """payments/status_query.py's hook: one count per question put to a gateway."""
+    counter = app[METRICS].status_queries
+    return lambda gateway, source, outcome: counter.labels(gateway, source, outcome).inc()
 
 
 async def scrape(request: web.Request) -> web.Response:

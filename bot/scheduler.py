@@ -21,6 +21,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config
+from bot.metrics import on_status_query
 from bot.policy import policy, throttle
 from bot.runtime import RUNTIME, shop_rules
 from payments.base import Gateway
@@ -34,6 +35,7 @@ from payments.reconcile.poller import (
 )
 from payments.reconcile.ports import ReconcileUnitOfWork
 from payments.reconcile.sweeps import OutageRules, alert_missing_callbacks, expire_orders
+from payments.status_query import Observe
 from storage.reconcile_repo import reconcile_transaction
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,12 @@ def make_context(
     gateways: Mapping[str, Gateway],
     clock: Callable[[], datetime],
     rnd: Random | None = None,
+    observe: Observe | None = None,
 ) -> ReconcileContext:
     rnd = rnd or Random()
     cfg = config.reconcile
     return ReconcileContext(
-        uow, shop_rules(config), gateways, clock, policy(cfg), throttle(cfg, rnd), rnd
+        uow, shop_rules(config), gateways, clock, policy(cfg), throttle(cfg, rnd), rnd, observe
     )
 
 
@@ -68,7 +71,11 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     sessions = runtime.sessions
     assert sessions is not None, "the database context comes first"
     ctx = make_context(
-        runtime.config, lambda: reconcile_transaction(sessions), runtime.gateways, runtime.clock
+        runtime.config,
+        lambda: reconcile_transaction(sessions),
+        runtime.gateways,
+        runtime.clock,
+        observe=on_status_query(app),
     )
     reconciler = make_reconciler(runtime.config, ctx)
     runtime.reconciler = reconciler

@@ -3,22 +3,40 @@
 Three paths ask: "check status" from the chat or the API (payments/reconcile/poller.py,
 check_now), the poller's own schedule (payments/reconcile/checks.py) and the callback route
 confirming what a callback claims (payments/callbacks/route.py). They all come through
-`query_status` with their `source`, so counting status queries by gateway, source and
-outcome is one change here.
+`query_status` with their `source` and their context's `observe` hook, which bot/metrics.py
+turns into `checkout_status_queries{gateway, source, outcome}`: one count per question put
+to a gateway (a check that was not asked, too soon or paused, is no query).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Literal
 
-from payments.base import Gateway, PaymentRef, PaymentResult
+from payments.base import Gateway, GatewayRejected, GatewayUnavailable, PaymentRef, PaymentResult
 
 Source = Literal["check-status", "poller", "callback"]
 CHECK_STATUS: Final = "check-status"
 POLLER: Final = "poller"
 CALLBACK: Final = "callback"
+# (gateway, source, outcome): outcome is answered, unavailable (no answer: timeout, 5xx,
+# rate limited) or rejected (the gateway refused the question)
+Observe = Callable[[str, str, str], None]
 
 
-async def query_status(gateway: Gateway, ref: PaymentRef, *, source: Source) -> PaymentResult:
+async def query_status(
+    gateway: Gateway, ref: PaymentRef, *, source: Source, observe: Observe | None = None
+) -> PaymentResult:
     """`gateway.fetch_status(ref)`; its errors (GatewayUnavailable, GatewayRejected) pass."""
-    return await gateway.fetch_status(ref)
+    outcome = "answered"
+    try:
+        return await gateway.fetch_status(ref)
+    except GatewayUnavailable:
+        outcome = "unavailable"
+        raise
+    except GatewayRejected:
+        outcome = "rejected"
+        raise
+    finally:
+        if observe is not None:
+            observe(gateway.name, source, outcome)

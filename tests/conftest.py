@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -212,6 +213,18 @@ class Running:
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
+
+
+async def status_queries(running: Running) -> dict[tuple[str, str, str], float]:
+    """checkout_status_queries_total from GET /metrics: (gateway, source, outcome) -> count."""
+    async with aiohttp.ClientSession() as http, http.get(running.url("/metrics")) as response:
+        text = await response.text()
+    return {
+        (s.labels["gateway"], s.labels["source"], s.labels["outcome"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "checkout_status_queries_total"
+    }
 
 
 async def start_app(aiohttp_server: Any, config: Config) -> Running:

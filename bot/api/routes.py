@@ -20,8 +20,6 @@ from bot.api.document import openapi_document
 from bot.api.errors import ApiError
 from bot.api.guard import API, ApiState, guard, read_body
 from bot.api.schema import MAX_ID, ORDER_CODE
-from bot.metrics import status_query
-from payments.reconcile.poller import StatusCheck
 from storage.db import Sessions
 
 if TYPE_CHECKING:
@@ -144,13 +142,11 @@ async def get_payment(request: web.Request) -> web.Response:
 async def check_payment(request: web.Request) -> web.Response:
     """Through the reconciler's check-now, so that PAID tells the customer as usual."""
     runtime, payment_id = _runtime(request), _payment_id(request)
-    gateway = (await _payment(runtime, payment_id))["gateway"]
     try:
         assert runtime.check_status is not None, "the scheduler's context has not started"
         check = await runtime.check_status(payment_id)
     except LookupError:
         raise ApiError(404, "unknown_payment", f"There is no payment {payment_id}.") from None
-    status_query(request.app, gateway, _outcome(check))
     return _ok(
         {
             "payment": await _payment(runtime, payment_id),
@@ -160,13 +156,6 @@ async def check_payment(request: web.Request) -> web.Response:
             "retry_in": check.retry_in,
         }
     )
-
-
-def _outcome(check: StatusCheck) -> str:
-    """answered; failed (asked, no usable answer); skipped (final, too soon, gateway paused)."""
-    if check.asked:
-        return "answered"
-    return "failed" if check.error is not None and check.retry_in is None else "skipped"
 
 
 async def cancel_order(request: web.Request) -> web.Response:

@@ -36,7 +36,7 @@ from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.callbacks.refused import RefusedCallbacks
 from payments.ports import NamedPayment, PaymentName
 from payments.service import Applied, BatchItem, Outcome, UnitOfWork
-from payments.status_query import CALLBACK, query_status
+from payments.status_query import CALLBACK, Observe, query_status
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -53,6 +53,7 @@ class Callbacks:
     clock: Callable[[], datetime]
     refused: RefusedCallbacks  # forgeries and junk: kept at a bounded cost, off this path
     on_result: Callable[[str, str], None] = lambda gateway, outcome: None  # metrics hook
+    observe: Observe | None = None  # status queries confirming a callback: the same metrics
 
 
 CALLBACKS = web.AppKey("callbacks", Callbacks)
@@ -112,7 +113,7 @@ async def _handle(
             return _answer(ctx, gateway.name, "unmatched", 200)
         if payment is not None:
             try:
-                item = await _confirmed(gateway, payment, item)
+                item = await _confirmed(gateway, payment, item, ctx.observe)
             except GatewayRejected as exc:
                 ctx.refused.record(gateway.name, "unconfirmed", body, exc.detail)
                 return _answer(ctx, gateway.name, "unconfirmed", 400)
@@ -128,7 +129,9 @@ async def _find(finder: PaymentFinder, gateway: str, result: PaymentResult) -> N
     return payment
 
 
-async def _confirmed(gateway: Gateway, payment: NamedPayment, item: BatchItem) -> BatchItem:
+async def _confirmed(
+    gateway: Gateway, payment: NamedPayment, item: BatchItem, observe: Observe | None
+) -> BatchItem:
     """The callback's word is not enough for this gateway: act on its status endpoint's.
 
     Where we hold no id of the gateway's yet (a hosted page), the callback's is the only one
@@ -140,7 +143,7 @@ async def _confirmed(gateway: Gateway, payment: NamedPayment, item: BatchItem) -
         payment.external_id or claimed.external_id,
         MethodId.parse(payment.method),
     )
-    answer = await query_status(gateway, ref, source=CALLBACK)
+    answer = await query_status(gateway, ref, source=CALLBACK, observe=observe)
     if answer.status is not claimed.status:
         log.warning(
             "gateway=%s payment=%s callback said %s, status query says %s",

@@ -44,7 +44,7 @@ from payments.reconcile.schedule import (
 )
 from payments.reconcile.throttle import Throttle
 from payments.service import Applied, BatchItem, apply_batch, apply_result
-from payments.status_query import CHECK_STATUS, POLLER, Source, query_status
+from payments.status_query import CHECK_STATUS, POLLER, Observe, Source, query_status
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -63,6 +63,7 @@ class ReconcileContext:
     policy: Policy = field(default_factory=Policy)
     throttle: Throttle = field(default_factory=Throttle)
     random: Random = field(default_factory=Random)
+    observe: Observe | None = None  # every status query: bot/metrics.py counts them
 
     @property
     def counts(self) -> Counter[str]:
@@ -123,7 +124,7 @@ async def ask(
         return Answer(due, lease, source, error=error)
     asker = _QUERY_SOURCE.get(source, POLLER)
     try:
-        result = await query_status(gateway, payment_ref(due), source=asker)
+        result = await query_status(gateway, payment_ref(due), source=asker, observe=ctx.observe)
     except GatewayUnavailable as exc:
         resume = throttle.done(ctx.now(), ok=False, retry_after=exc.retry_after)
         return Answer(due, lease, source, error=exc, resume=resume)

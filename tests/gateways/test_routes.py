@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from payments.base import MethodId
 from storage.models import Outbox, Payment, PaymentEvent
+from tests.conftest import status_queries
 from tests.gateways.harness import Harness, starters
 
 STARTERS = starters()
@@ -116,6 +117,8 @@ async def test_a_callback_claiming_paid_is_confirmed_by_a_status_query_first(
     [(status,)] = await harness.rows(select(Payment.status))
     assert status == "pending"
     assert await paid_messages(harness) == 0
+    counted = await status_queries(harness.running)
+    assert counted == {(harness.gateway, "callback", "answered"): 1}
 
 
 async def test_an_unmapped_status_stays_pending_with_a_warning(

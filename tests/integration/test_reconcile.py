@@ -48,6 +48,7 @@ from tests.conftest import (
     free_port,
     make_config,
     new_order,
+    status_queries,
 )
 
 SECRET = SANDBOX_SECRET
@@ -270,6 +271,7 @@ async def test_a_customer_back_in_the_chat_has_their_payment_checked_by_the_next
     assert await h.poller.run_due() == 1
     assert gateway.queries[payment.reference] == 1
     assert await h.status(payment.id) == "paid"
+    assert (await status_queries(h.running))[("sandbox", "poller", "answered")] == 1
 
 
 async def test_a_long_lived_va_gets_one_reminder_an_hour_before_it_expires(

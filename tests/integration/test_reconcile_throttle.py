@@ -13,6 +13,7 @@ from sqlalchemy import select
 from payments.reconcile.sweeps import OUTAGE_ALERT, alert_missing_callbacks
 from payments.reconcile.throttle import CircuitState
 from storage.models import Outbox
+from tests.conftest import status_queries
 from tests.integration.test_reconcile import Harness, late_callback, open_shop
 
 
@@ -80,6 +81,7 @@ async def test_a_failing_gateway_is_paused_after_5_failures_probed_later_and_res
     h.clock.advance(seconds=30)
     await h.run_until_idle(until=h.clock())  # due, but handed back without a query
     assert sum(gateway.queries.values()) == 5
+    assert (await status_queries(h.running))[("sandbox", "poller", "unavailable")] == 5
     gateway.down = False
     for payment in payments:
         h.pay(payment.reference)
