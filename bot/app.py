@@ -33,7 +33,7 @@ from bot.server import read_body_in_time
 from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.callbacks import route as callback_web
 from payments.callbacks.refused import RefusedCallbacks
-from storage.db import is_sqlite, make_engine, make_sessions, transaction, upgrade
+from storage.db import TRANSIENT, is_sqlite, make_engine, make_sessions, transaction, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
             runtime.refused,
             on_result=metrics.on_callback(app, runtime.gateways),
             observe=metrics.on_status_query(app),
+            transient=TRANSIENT,
         ),
     )
     api.add_routes(app, runtime)

@@ -25,6 +25,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -34,6 +35,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.text import storable_json
+
+# What a unit of work may raise that is worth trying again: the database busy, locked or
+# gone for a moment, the network to it, a timeout. The callback route answers these with 503.
+TRANSIENT: Final[tuple[type[Exception], ...]] = (DBAPIError, OSError, TimeoutError)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError
 
 from payments.base import (
     CallbackRejected,
@@ -54,6 +53,13 @@ class Callbacks:
     refused: RefusedCallbacks  # forgeries and junk: kept at a bounded cost, off this path
     on_result: Callable[[str, str], None] = lambda gateway, outcome: None  # metrics hook
     observe: Observe | None = None  # status queries confirming a callback: the same metrics
+    # The database's errors worth a retry (storage/db.py TRANSIENT): a 503, so the gateway
+    # sends again. Given, not imported: this package knows no SQLAlchemy.
+    transient: tuple[type[Exception], ...] = (OSError, TimeoutError)
+
+    @property
+    def retry_later(self) -> tuple[type[Exception], ...]:
+        return (GatewayUnavailable, *self.transient)
 
 
 CALLBACKS = web.AppKey("callbacks", Callbacks)
@@ -76,7 +82,7 @@ async def handle_callback(request: web.Request) -> web.Response:
         return _answer(ctx, name, "too_large", 413)
     try:
         return await _handle(ctx, gateway, request, body)
-    except (DBAPIError, OSError, TimeoutError, GatewayUnavailable) as exc:
+    except ctx.retry_later as exc:
         log.warning("gateway=%s callback deferred (503): %s", name, type(exc).__name__)
         return _answer(ctx, name, "retry_later", 503)
 

@@ -24,7 +24,7 @@ from payments.base import MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
 from payments.callbacks import route as callback_web
 from payments.callbacks.refused import RefusedCallbacks
-from storage.db import make_engine, make_sessions, transaction
+from storage.db import TRANSIENT, make_engine, make_sessions, transaction
 from storage.models import Order, Outbox, Payment, PaymentEvent
 from storage.repo import store_transaction
 from tests.conftest import (
@@ -196,7 +196,10 @@ async def test_our_own_database_failure_is_a_503_so_the_gateway_retries(
     finder = PaymentFinder(uow)
     refused = RefusedCallbacks(uow, utcnow, keep_for=timedelta(days=1))
     callback_web.add_routes(
-        app, callback_web.Callbacks(uow, finder, batcher, {"sandbox": gateway}, utcnow, refused)
+        app,
+        callback_web.Callbacks(
+            uow, finder, batcher, {"sandbox": gateway}, utcnow, refused, transient=TRANSIENT
+        ),
     )
     server = await aiohttp_server(app)
     body, headers = signed(
