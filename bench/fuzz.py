@@ -193,15 +193,21 @@ def routes(
 
 async def healthz_latencies(port: int, done: asyncio.Event) -> list[float]:
     """GET /healthz every 50 ms on its own connection while a route is fuzzed: is anything
-    holding the service (the database's write lock, the event loop)? Milliseconds each."""
+    holding the service (the database's write lock, the event loop)? Milliseconds each; a
+    probe that fails reads 60,000 ms, so the route's max shows it."""
     waits: list[float] = []
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         while not done.is_set():
             started = loop.time()
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                await resp.read()
-            waits.append((loop.time() - started) * 1000)
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            # a failed probe counts as the whole wait, and at least 60 s: nothing hides it
+            waits.append((loop.time() - started) * 1000 if ok else 60_000.0)
             await asyncio.sleep(0.05)
     return waits
 

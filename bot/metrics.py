@@ -102,7 +102,7 @@ async def _read_gauges(metrics: Metrics, sessions: Sessions) -> None:
         payments = dict.fromkeys(map(str, PaymentStatus), 0)
         rows = await session.execute(select(Payment.status, func.count()).group_by(Payment.status))
         payments.update({status: n for status, n in rows.tuples()})
-        depth = dict.fromkeys(sorted(MESSAGE_CHANNELS), 0)
+        depth = dict.fromkeys(sorted(map(str, MESSAGE_CHANNELS)), 0)
         rows = await session.execute(
             select(Outbox.channel, func.count())
             .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None))

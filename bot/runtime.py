@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Protocol
 
 import aiohttp
@@ -81,8 +82,10 @@ class Runtime:
         assert self.read_sessions is not None, "database not started"
         return store_transaction(self.read_sessions)
 
-    @property
+    @cached_property
     def shop(self) -> Shop:
+        """Read on every chat event (is this a merchant?) and order: built once, the config
+        being frozen."""
         return shop_rules(self.config)
 
     @property

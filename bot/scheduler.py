@@ -54,7 +54,14 @@ def make_context(
     rnd = rnd or Random()
     cfg = config.reconcile
     return ReconcileContext(
-        uow, shop_rules(config), gateways, clock, policy(cfg), throttle(cfg, rnd), rnd, observe
+        uow,
+        shop_rules(config),
+        gateways,
+        clock,
+        policy=policy(cfg),
+        throttle=throttle(cfg, rnd),
+        random=rnd,
+        observe=observe,
     )
 
 

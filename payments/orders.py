@@ -15,11 +15,19 @@ from enum import StrEnum
 from typing import Any, Final
 
 from payments.base import ALLOWED_FROM, PaymentStatus
-from payments.ports import CustomerRow, NewLine, OrderRow, PaymentRow, Recipient, Store
+from payments.ports import (
+    Channel,
+    CustomerRow,
+    NewLine,
+    OrderRow,
+    PaymentRow,
+    Recipient,
+    Store,
+)
 
 CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_QUANTITY: Final = 99
-MESSAGE_CHANNELS: Final = frozenset({"telegram", "whatsapp", "console"})
+MESSAGE_CHANNELS: Final = frozenset(Channel)
 
 
 class OrderStatus(StrEnum):

@@ -10,16 +10,26 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from payments.base import PaymentStatus
+
+
+class Channel(StrEnum):
+    """Every chat channel, spelled once. Here, not in bot/channels/, because the core and
+    storage check customers' channels too; bot/channels/__init__.py says which have code."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    CONSOLE = "console"
 
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """Someone the outbox can message: a chat on a channel."""
 
-    channel: str  # telegram | whatsapp | console
+    channel: str  # a Channel value
     address: str
 
 

@@ -27,16 +27,21 @@ Observe = Callable[[str, str, str], None]
 async def query_status(
     gateway: Gateway, ref: PaymentRef, *, source: Source, observe: Observe | None = None
 ) -> PaymentResult:
-    """`gateway.fetch_status(ref)`; its errors (GatewayUnavailable, GatewayRejected) pass."""
-    outcome = "answered"
+    """`gateway.fetch_status(ref)`; its errors (GatewayUnavailable, GatewayRejected) pass.
+
+    Anything else it raises (a cancellation at shutdown, a bug) is not counted: no outcome."""
     try:
-        return await gateway.fetch_status(ref)
+        result = await gateway.fetch_status(ref)
     except GatewayUnavailable:
-        outcome = "unavailable"
+        _seen(observe, gateway, source, "unavailable")
         raise
     except GatewayRejected:
-        outcome = "rejected"
+        _seen(observe, gateway, source, "rejected")
         raise
-    finally:
-        if observe is not None:
-            observe(gateway.name, source, outcome)
+    _seen(observe, gateway, source, "answered")
+    return result
+
+
+def _seen(observe: Observe | None, gateway: Gateway, source: str, outcome: str) -> None:
+    if observe is not None:
+        observe(gateway.name, source, outcome)

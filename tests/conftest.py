@@ -215,15 +215,28 @@ class Running:
         return str(self.server.make_url(path))
 
 
-async def status_queries(running: Running) -> dict[tuple[str, str, str], float]:
-    """checkout_status_queries_total from GET /metrics: (gateway, source, outcome) -> count."""
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(running: Running) -> Samples:
+    """GET /metrics: (sample name, sorted labels) -> value."""
     async with aiohttp.ClientSession() as http, http.get(running.url("/metrics")) as response:
+        assert response.status == 200
         text = await response.text()
     return {
-        (s.labels["gateway"], s.labels["source"], s.labels["outcome"]): s.value
+        (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
-        if s.name == "checkout_status_queries_total"
+    }
+
+
+async def status_queries(running: Running) -> dict[tuple[str, str, str], float]:
+    """checkout_status_queries_total: (gateway, source, outcome) -> count."""
+    return {
+        (labels["gateway"], labels["source"], labels["outcome"]): value
+        for (name, pairs), value in (await scrape(running)).items()
+        if name == "checkout_status_queries_total"
+        for labels in [dict(pairs)]
     }
 
 

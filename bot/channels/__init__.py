@@ -1,24 +1,23 @@
 """The chat channels: the names customers and merchants are reached on, and which have code.
 
 Every other module names a channel through `Channel` (customers.channel and outbox.channel
-hold these values), so a name is spelled once. Importing this package loads no channel: each
-lives in bot/channels/<name>/, whose `install.py` has `install(app, runtime)`, called by
-bot/app.py for every name in CHANNELS. Adding a channel is its folder and its line below.
+hold these values), defined once in payments/ports.py, where the core and storage read it.
+Importing this package loads no channel: each lives in bot/channels/<name>/, whose
+`install.py` has `install(app, runtime)`, called by bot/app.py for every name in CHANNELS.
+Adding a channel is its folder and its line below.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Final
 
+from payments.ports import Channel
 
-class Channel(StrEnum):
-    TELEGRAM = "telegram"
-    WHATSAPP = "whatsapp"  # named by the config and the API already; no folder yet
-    CONSOLE = "console"
+__all__ = ["CHANNELS", "Channel"]
 
 
 # The channels with code, one line each: bot/channels/<name>/install.py.
+# WhatsApp is a name (config, API, merchant numbers) with no folder yet.
 CHANNELS: Final[tuple[Channel, ...]] = (
     Channel.TELEGRAM,
     Channel.CONSOLE,

@@ -166,7 +166,10 @@ def _order_line(desk: Desk, order: dict[str, Any]) -> str:
 
 
 def _looks_like_code(code: str) -> bool:
-    """What may be looked up: a typo gets "no such order", anything else the usage line."""
+    """What may be looked up: a typo gets "no such order", anything else the usage line.
+
+    Looser than conversation/model.py is_order_code on purpose: a merchant who mistypes a code
+    (a letter Crockford leaves out, one character short) is told which code was not found."""
     return 0 < len(code) <= MAX_CODE and code.isascii() and code.isalnum()
 
 

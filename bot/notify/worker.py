@@ -118,8 +118,7 @@ class OutboxWorker:
         """Stop claiming; finish the sends under way; rows not started go back at once."""
         self._stop.set()
         self._wake.set()
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._drained()
 
     async def poll(self) -> int:
         """Claim what is due and queue it per chat; returns how many rows were claimed."""

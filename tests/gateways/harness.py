@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from aiohttp import web
 
 from payments.base import MethodId
 from payments.gateways import GATEWAYS
 from storage.db import transaction
 from storage.models import Customer, Payment
-from tests.conftest import Running, add_customer, new_order
+from tests.conftest import Running, add_customer, free_port, make_config, new_order, start_app
 
 Start = Callable[[Any, str], Awaitable["Harness"]]
 
@@ -57,6 +59,26 @@ class Harness:
         assert self.running.runtime.sessions is not None
         async with transaction(self.running.runtime.sessions) as session:
             return list((await session.execute(statement)).all())
+
+
+async def app_beside_fake(
+    aiohttp_server: Any,
+    db_url: str,
+    gateway: str,
+    fake_app: web.Application,
+    urls: tuple[str, ...] = ("base_url",),
+    **settings: Any,
+) -> Running:
+    """Serve a gateway's fake, then our whole app with `gateway` enabled, its `urls` settings
+    pointed at the fake and `settings` over the shipped ones. Every harness of a gateway with
+    a fake starts this way."""
+    server = await aiohttp_server(fake_app)
+    base = str(server.make_url("")).rstrip("/")
+    config = make_config(db_url, free_port())
+    settings |= dict.fromkeys(urls, base)
+    section = replace(getattr(config.payments, gateway), enabled=True, **settings)
+    config = replace(config, payments=replace(config.payments, **{gateway: section}))
+    return await start_app(aiohttp_server, config)
 
 
 def starters() -> dict[str, Start]:

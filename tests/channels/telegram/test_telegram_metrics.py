@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from payments.base import MethodId
 from tests.channels.telegram.fake import FakeBotAPI
@@ -18,10 +16,9 @@ from tests.channels.telegram.kit import (
     serve_fake,
     start_bot,
 )
-from tests.conftest import Running, add_customer, new_order
+from tests.conftest import add_customer, new_order, scrape
 
 CHATTING, CUSTOMER = 5550001, 5550002
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
@@ -29,17 +26,6 @@ async def fake(aiohttp_server: Any) -> Any:
     fake = await serve_fake(aiohttp_server)
     yield fake
     await fake.close()
-
-
-async def scrape(running: Running) -> Samples:
-    async with aiohttp.ClientSession() as http, http.get(running.url("/metrics")) as response:
-        assert response.status == 200
-        text = await response.text()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 async def test_updates_and_failed_outbox_sends_are_counted_by_channel(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from tests.conftest import free_port, make_config, start_app
-from tests.gateways.harness import Harness
+from tests.gateways.harness import Harness, app_beside_fake
 from tests.gateways.midtrans.fake import FakeMidtrans
 
 SERVER_KEY = "SB-Mid-server-FAKE"
@@ -14,20 +12,16 @@ SERVER_KEY = "SB-Mid-server-FAKE"
 
 async def start(aiohttp_server: Any, db_url: str) -> Harness:
     fake = FakeMidtrans(SERVER_KEY, slow_seconds=3.5)
-    server = await aiohttp_server(fake.app)
-    base = str(server.make_url("")).rstrip("/")
-    config = make_config(db_url, free_port())
-    section = replace(
-        config.payments.midtrans,
-        enabled=True,
-        base_url=base,
-        snap_url=base,
+    running = await app_beside_fake(
+        aiohttp_server,
+        db_url,
+        "midtrans",
+        fake.app,
+        urls=("base_url", "snap_url"),
         server_key=SERVER_KEY,
         methods=("va:bca", "qris", "link"),
         timeout=2,  # roomy: a busy CI machine must not time out by accident
     )
-    config = replace(config, payments=replace(config.payments, midtrans=section))
-    running = await start_app(aiohttp_server, config)
 
     def set_amount(reference: str, amount: int) -> None:
         fake.orders[reference]["gross_amount"] = f"{amount}.00"
