@@ -152,6 +152,8 @@ class TelegramChannel:
         self.ptb: PTBApp | None = None
         self.renderer: TelegramRenderer | None = None
         self.handled = 0  # updates answered (or ignored) so far: for health checks and tests
+        # Taps whose answerCallbackQuery went back in the webhook's reply (install.py).
+        self.acked_inline: set[str] = set()
 
     async def start(self) -> None:
         quiet_logs(self.settings.token)
@@ -201,10 +203,13 @@ class TelegramChannel:
             self.handled += 1
 
     async def _on_update(self, update: Update) -> None:
+        query = update.callback_query
+        if query is not None and query.id in self.acked_inline:
+            self.acked_inline.discard(query.id)
+            query = None  # answered in the webhook's reply
         inbound = to_inbound(update, self.ptb.bot.username if self.ptb else "")
         if inbound is None:
             return
-        query = update.callback_query
         # Answer a button press at once (the client shows a spinner until then), alongside the
         # work rather than before it.
         acked = asyncio.create_task(self._ack(query)) if query is not None else None

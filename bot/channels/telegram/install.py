@@ -2,7 +2,8 @@
 registered with the outbox worker while it runs, and POST /telegram/webhook.
 
 The webhook is checked against the secret-token header in constant time (403 otherwise) and
-puts the update on PTB's queue; the answer is 200 at once.
+puts the update on PTB's queue; the answer is 200 at once, carrying a tap's
+answerCallbackQuery as its body.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ async def webhook(request: web.Request) -> web.Response:
     # An unreadable update is answered 200 too: Telegram would deliver it again, and hold back
     # the updates behind it, for as long as we refused it.
     update = read_update(await request.read(), ptb.bot)
-    if update is not None:
-        await ptb.update_queue.put(update)  # handled in PTB's task; Telegram gets its 200 now
-    return web.Response()
+    if update is None:
+        return web.Response()
+    query = update.callback_query
+    if query is not None:  # before the queue: the handler looks for it there
+        channel.acked_inline.add(query.id)
+    await ptb.update_queue.put(update)  # handled in PTB's task; Telegram gets its 200 now
+    if query is None:
+        return web.Response()
+    # The tap's answerCallbackQuery rides in this reply (the Bot API runs a method given as
+    # a webhook's answer): one Bot API call less per tap, and the spinner stops at once.
+    return web.json_response({"method": "answerCallbackQuery", "callback_query_id": query.id})

@@ -45,6 +45,7 @@ class Call:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (filename, data)
     status: int = 200
     at: float = field(default_factory=time.perf_counter)  # when it arrived
+    via_webhook_reply: bool = False  # given as a webhook's answer, not a request of its own
 
     @property
     def chat_id(self) -> int | None:
@@ -342,6 +343,19 @@ class FakeBotAPI:
         headers = {"X-Telegram-Bot-Api-Secret-Token": str(self.webhook.get("secret_token", ""))}
         async with self.http.post(str(self.webhook["url"]), json=update, headers=headers) as resp:
             self.webhook_answers.append(resp.status)
+            reply = await resp.read()
+        if resp.status == 200 and reply:
+            await self._run_webhook_reply(json.loads(reply))
+
+    async def _run_webhook_reply(self, params: dict[str, Any]) -> None:
+        """Telegram runs a method given as the webhook's answer (its result is not returned)."""
+        method = str(params.pop("method"))
+        call = Call(next(self._seq), method, params, {}, via_webhook_reply=True)
+        self.calls.append(call)
+        call.status = (await self._answer(call)).status
+        await self._notify()
+        for listener in self.listeners:
+            listener(call)
 
     async def _notify(self) -> None:
         async with self._changed:

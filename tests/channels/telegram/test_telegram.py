@@ -67,6 +67,22 @@ async def test_a_customer_goes_from_start_to_a_confirmed_payment(
         assert "getUpdates" not in fake.methods() and set(fake.webhook_answers) == {200}
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_tap_is_answered_once_in_the_webhook_reply_or_by_its_own_call(
+    aiohttp_server: Any, db_url: str, fake: FakeBotAPI, mode: str
+) -> None:
+    running = await start_bot(aiohttp_server, db_url, fake, mode)
+    ana = TgUser(fake, running)
+    await ana.say("/start")
+    mark = fake.last_seq
+    await ana.tap("m:catalog")
+    await fake.wait_for(lambda: "answerCallbackQuery" in fake.methods()[mark:])
+    await handled(running, 2)
+    acks = [c for c in fake.calls[mark:] if c.method == "answerCallbackQuery"]
+    assert len(acks) == 1 and acks[0].status == 200
+    assert acks[0].via_webhook_reply is (mode == "webhook")
+
+
 async def test_duplicated_gateway_callbacks_tell_the_customer_and_the_merchant_once(
     aiohttp_server: Any, db_url: str, fake: FakeBotAPI
 ) -> None:
