@@ -30,6 +30,7 @@ from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, TypeH
 from telegram.request import BaseRequest
 
 from bot.channels.telegram.inbound import tapped_message, to_inbound
+from bot.channels.telegram.lean import LeanBotAPI
 from bot.channels.telegram.render import TelegramRenderer
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.conversation.replies import Inbound, Reply
@@ -169,7 +170,7 @@ class TelegramChannel:
             reason = "telegram.token was refused" if isinstance(exc, InvalidToken) else str(exc)
             reason = reason.replace(self.settings.token, "<token>")
             raise RuntimeError(f"telegram: cannot start the bot: {reason}") from None
-        self.renderer = TelegramRenderer(ptb.bot)
+        self.renderer = TelegramRenderer(ptb.bot, LeanBotAPI(requests[0], ptb.bot.base_url))
         await ptb.start()
         self.ptb = ptb
         if ptb.updater is not None:

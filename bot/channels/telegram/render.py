@@ -29,6 +29,7 @@ from telegram.error import BadRequest, NetworkError
 from telegram.ext import ExtBot
 
 from bot import texts
+from bot.channels.telegram.lean import LeanBotAPI
 from bot.conversation.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ _MONO: Final = re.compile(r"`([^`\n]+)`")
 _BOLD: Final = re.compile(r"\*([^*\n]+)\*")
 NOT_MODIFIED: Final = "message is not modified"
 NO_PREVIEW: Final = LinkPreviewOptions(is_disabled=True)
+_HTML_NO_PREVIEW: Final = {"parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
@@ -128,8 +130,9 @@ class _To:
 
 
 class TelegramRenderer:
-    def __init__(self, bot: ExtBot[Any]) -> None:
+    def __init__(self, bot: ExtBot[Any], lean: LeanBotAPI | None = None) -> None:
         self.bot = bot
+        self.lean = lean  # text to private chats goes this way when given (lean.py)
         # Chats shown the phone button, until we take it away again. Per process: in a
         # cluster another instance may answer, and then the (one-time) button lingers.
         self._phone_shown: set[int] = set()
@@ -201,6 +204,12 @@ class TelegramRenderer:
             await self._message(to, text, inline_keyboard(replace(reply, link=None)))
 
     async def _message(self, to: _To, text: str, markup: Markup | None) -> None:
+        if self.lean is not None and to.chat_id > 0:
+            params = {"chat_id": to.chat_id, "text": to_html(text), **_HTML_NO_PREVIEW}
+            if markup is not None:
+                params["reply_markup"] = markup.to_dict()
+            await self._call(to.how, self.lean.call, "sendMessage", params)
+            return
         await self._call(
             to.how,
             self.bot.send_message,
@@ -252,22 +261,37 @@ class TelegramRenderer:
         if not editable or reply.image or reply.document or reply.request_phone:
             return False
         try:
-            await self._call(
-                how,
-                self.bot.edit_message_text,
-                to_html(reply.text),
-                chat_id=tapped.chat_id,
-                message_id=tapped.message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=inline_keyboard(reply),
-                link_preview_options=NO_PREVIEW,
-            )
+            await self._edit_text(tapped, reply, how)
         except BadRequest as exc:
             if NOT_MODIFIED in exc.message.lower():
                 return True  # already shows exactly this (a double tap)
             log.info("telegram: edit refused (%s); sending a new message", exc.message)
             return False
         return True
+
+    async def _edit_text(self, tapped: Tapped, reply: Reply, how: How) -> None:
+        markup = inline_keyboard(reply)
+        if self.lean is not None and tapped.chat_id > 0:
+            params = {
+                "chat_id": tapped.chat_id,
+                "message_id": tapped.message_id,
+                "text": to_html(reply.text),
+                **_HTML_NO_PREVIEW,
+            }
+            if markup is not None:
+                params["reply_markup"] = markup.to_dict()
+            await self._call(how, self.lean.call, "editMessageText", params)
+            return
+        await self._call(
+            how,
+            self.bot.edit_message_text,
+            to_html(reply.text),
+            chat_id=tapped.chat_id,
+            message_id=tapped.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=NO_PREVIEW,
+        )
 
     @staticmethod
     async def _call(

@@ -4,15 +4,13 @@ renderer as the chat, with Telegram's errors read as the worker's RetryLater / U
 
 from __future__ import annotations
 
-import warnings
-from datetime import timedelta
 from typing import Final
 
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.inbound import CHANNEL
+from bot.channels.telegram.lean import retry_seconds
 from bot.channels.telegram.render import How
 from bot.conversation.replies import Reply
 from bot.notify.pace import Pace
@@ -42,10 +40,3 @@ class TelegramSender:
             raise RetryLater(retry_seconds(exc), str(exc)) from exc
         except (Forbidden, BadRequest, ChatMigrated) as exc:  # blocked, no such chat, moved
             raise Undeliverable(f"{type(exc).__name__}: {exc}") from exc
-
-
-def retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns on reading it as a number
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)

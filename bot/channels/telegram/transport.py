@@ -53,8 +53,6 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data.multipart_data if request_data else None
         read_default = MEDIA_READ if files else self._read_timeout
         timeout = aiohttp.ClientTimeout(
@@ -63,10 +61,26 @@ class AiohttpRequest(BaseRequest):
             sock_connect=_seconds(connect_timeout, DEFAULT_CONNECT),
             sock_read=_seconds(read_timeout, read_default),
         )
-        body = _body(request_data)
+        return await self._fetch(method, url, timeout, data=_body(request_data))
+
+    async def post_json(self, url: str, params: dict[str, Any]) -> tuple[int, bytes]:
+        """One JSON call (bot/channels/telegram/lean.py), with do_request's timeouts and errors."""
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=DEFAULT_POOL + DEFAULT_CONNECT,
+            sock_connect=DEFAULT_CONNECT,
+            sock_read=self._read_timeout,
+        )
+        return await self._fetch("POST", url, timeout, json=params)
+
+    async def _fetch(
+        self, method: str, url: str, limits: aiohttp.ClientTimeout, **body: Any
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
         try:
             async with self._session.request(
-                method, url, data=body, timeout=timeout, headers={"User-Agent": self.USER_AGENT}
+                method, url, timeout=limits, headers={"User-Agent": self.USER_AGENT}, **body
             ) as response:
                 return response.status, await response.read()
         except TimeoutError:

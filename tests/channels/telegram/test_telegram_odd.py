@@ -171,6 +171,21 @@ async def test_a_failing_reply_is_tried_again_and_arrives(ana: TgUser, fake: Fak
     assert reply.status == 200 and data(reply)
 
 
+async def test_a_reply_told_to_wait_waits_and_arrives(ana: TgUser, fake: FakeBotAPI) -> None:
+    fake.fail("sendMessage", 429, retry_after=0.1, chat_id=ana.chat_id)
+    [reply] = await ana.say("/help")
+    assert reply.status == 200 and data(reply)
+    refused = [c for c in fake.calls if c.method == "sendMessage" and c.status == 429]
+    assert len(refused) == 1
+
+
+async def test_a_refused_edit_becomes_a_new_message(ana: TgUser, fake: FakeBotAPI) -> None:
+    await ana.say("/start")
+    fake.fail("editMessageText", 400, "Bad Request: message can't be edited", chat_id=ana.chat_id)
+    [shown] = await ana.tap("m:catalog")
+    assert shown.method == "sendMessage" and shown.status == 200 and data(shown)
+
+
 async def test_merchant_commands_are_refused_politely_to_customers(ana: TgUser) -> None:
     for command in ("/ship ABC123 JNE1", "/stats", "/export", "/order ABC123"):
         [reply] = await ana.say(command)
