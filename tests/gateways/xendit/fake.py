@@ -15,7 +15,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import aiohttp
 from aiohttp import web
@@ -97,9 +97,10 @@ class FakeXendit:
         """GET by the id of reference's object answers with other's object."""
         self.confused[self.refs[reference]] = self.refs[other]
 
-    def fail_next(self, mode: FailMode, times: int = 1) -> None:
+    def fail_next(self, mode: str, times: int = 1) -> None:
         """ "timeout" does the work and answers after slow_seconds; "500"/"429" do nothing."""
-        self._failures.extend([mode] * times)
+        assert mode in ("timeout", "500", "429"), mode
+        self._failures.extend([cast(FailMode, mode)] * times)
 
     def created(self, reference: str) -> int:
         return self._created[reference]
