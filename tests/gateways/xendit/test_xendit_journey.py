@@ -14,6 +14,7 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.runtime import RUNTIME
 from payments.base import MethodId
+from payments.ports import PaymentRow
 from storage.models import Outbox, Payment, PaymentEvent
 from tests.channels.telegram.fake import FakeBotAPI
 from tests.channels.telegram.kit import (
@@ -58,7 +59,7 @@ async def shop_with_xendit(
         callback_token=CALLBACK_TOKEN,
         timeout=2,
     )
-    config = replace(config, payments=replace(config.payments, xendit=section), **kw)
+    config = replace(config, payments=replace(config.payments, xendit=section), **kw)  # type: ignore[type-var]
     clock = Clock()
     app = create_app(config, clock=clock)
     ours = await aiohttp_server(app, port=config.server.port)
@@ -75,6 +76,7 @@ async def test_a_telegram_customer_pays_by_bca_va_and_is_told_once(
     assert bot_api.message_with(ana.chat_id, "pay:xendit:va:bca", ana.mark)
     [instructions, *_] = await ana.tap("pay:xendit:va:bca")
     payment = await the_payment(running)
+    assert payment.instructions is not None
     code, number = payment.reference[:6], payment.instructions["number"]
     assert code in instructions.text and number in instructions.text
     assert "BCA" in instructions.text and "Rp 35.000" in instructions.text
@@ -141,8 +143,8 @@ async def test_check_status_asks_xendit_now(aiohttp_server: Any, db_url: str) ->
     assert ("GET", f"/payment_requests/{payment.external_id}") in xendit.calls
 
 
-def _starter(running: Running) -> Callable[[str], Awaitable[Payment]]:
-    async def start(method: str) -> Payment:
+def _starter(running: Running) -> Callable[[str], Awaitable[PaymentRow]]:
+    async def start(method: str) -> PaymentRow:
         runtime = running.runtime
         assert runtime.sessions is not None
         customer = await add_customer(runtime.sessions, "1001")
