@@ -311,8 +311,8 @@ def fake_settled(ref: str, amount: int) -> dict[str, Any]:
 def xendit_settled(fake: FakeXendit, ref: str, amount: int) -> None:
     """A paid payment request under the id bench/seed.py gave the payment (ext-<code>)."""
     xid = f"ext-{ref[:6]}"
-    method = {"type": "VIRTUAL_ACCOUNT", "reusability": "ONE_TIME_USE", "id": f"pm-{ref}"}
-    method["virtual_account"] = {"channel_code": "BCA", "channel_properties": {}}
+    va = {"channel_code": "BCA", "channel_properties": {}}
+    method = {"type": "VIRTUAL_ACCOUNT", "reusability": "ONE_TIME_USE", "virtual_account": va}
     fake.requests[xid] = {
         "id": xid,
         "reference_id": ref,
