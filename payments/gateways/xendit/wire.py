@@ -33,9 +33,9 @@ def parse_iso(value: object) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else None
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+01:00" is before year 1 in UTC
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else None
 
 
 def invoice_body(checkout: Checkout, now: datetime) -> dict[str, Any]:
