@@ -89,7 +89,8 @@ async def test_a_telegram_customer_pays_by_bca_va_and_is_told_once(
     told = await ana.wait_text("Pembayaran diterima", code, after=mark)
     assert "Rp 35.000" in told.text and "BCA" in told.text
     merchant = TgUser(bot_api, running, MERCHANT_CHAT)
-    await merchant.wait_text(code, after=mark)
+    order = await merchant.wait_text(code, after=mark)
+    assert "Xendit" in order.text and "BCA" in order.text  # the gateway and the method
     assert await outbox_settled(running) == [("order_paid", "sent"), ("payment_paid", "sent")]
     customer = [c for c in bot_api.sent(ana.chat_id, after=mark) if "Pembayaran" in c.text]
     assert len(customer) == 1 and len(bot_api.sent(MERCHANT_CHAT, after=mark)) == 1
