@@ -7,7 +7,10 @@ VA, QRIS and links (24 h): 70% paid within 15 min (median 4 min), 20% between 15
 the lifecycle core); the clock jumps from one tick (whole second) to the next one with work.
 Medians of the runs are printed; the bars are DESIGN.md section 7.
 
-    python bench/reconcile.py [--per-method 60] [--runs 3] [--seed 1] [--pg URL]
+    python bench/reconcile.py [--per-method 60] [--runs 3] [--seed 1] [--pg URL] [--xendit]
+
+--xendit: VA, QRIS and link payments are Xendit's, each query through its adapter over HTTP
+to its fake (bench/reconcile_xendit.py); USSD stays on the simulated gateway.
 
 --pg URL also measures the tick on PostgreSQL: a scratch database, its tables are dropped.
 """
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.reconcile_sim import KINDS, METHODS, Arrival, Seen, arrivals, simulate
 from bench.reconcile_tick import tick_cost
+from bench.reconcile_xendit import METHODS as XENDIT_METHODS
 from storage.db import upgrade
 
 DEFERRED = "va+qris+link"  # one schedule, one set of bars: its figures pool the three
@@ -125,9 +129,10 @@ def _show(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def print_method(kind: str, rows: dict[str, dict[str, float]]) -> None:
+def print_method(kind: str, rows: dict[str, dict[str, float]], xendit: bool = False) -> None:
     columns = list(next(iter(rows.values())))
-    print(f"\n{kind} ({METHODS.get(kind, 'the three pooled: one schedule')})")
+    label = (METHODS | (XENDIT_METHODS if xendit else {})).get(kind)
+    print(f"\n{kind} ({label or 'the three pooled: one schedule'})")
     print(f"  {'strategy':26}" + "".join(f"{c:>14}" for c in columns))
     for name, values in rows.items():
         print(f"  {name:26}" + "".join(f"{_show(values[c]):>14}" for c in columns))
@@ -152,6 +157,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--xendit", action="store_true", help="VA/QRIS/link through Xendit")
     parser.add_argument(
         "--pg", default="", help="also time the tick on this scratch PostgreSQL database"
     )
@@ -171,7 +177,10 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         await upgrade(url)  # one at a time: Alembic's context is global
     started = time.perf_counter()
     simulated = await asyncio.gather(
-        *(simulate(urls[n], plan, args.seed + n) for n, plan in enumerate(plans))
+        *(
+            simulate(urls[n], plan, args.seed + n, xendit=args.xendit)
+            for n, plan in enumerate(plans)
+        )
     )
     print(f"simulated {args.runs} runs in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     groups = (*KINDS, DEFERRED)
@@ -188,7 +197,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         f"Every callback lost; {args.per_method} payments per method; medians of {args.runs} runs"
     )
     for kind in groups:
-        print_method(kind, table[kind])
+        print_method(kind, table[kind], args.xendit)
     print("\nbars (DESIGN.md section 7), poller:")
     for name, value, bar, ok in bars({k: table[k]["poller"] for k in groups}):
         print(f"  {'ok    ' if ok else 'MISSED'} {name:56} {_show(value):>8}  (bar {bar})")

@@ -15,6 +15,8 @@ from typing import ClassVar
 
 from sqlalchemy import select, update
 
+from bench.reconcile_xendit import METHODS as XENDIT_METHODS
+from bench.reconcile_xendit import XenditSim
 from bot.catalog.spec import parse_catalog
 from bot.catalog.sync import sync_catalog
 from bot.config import Config
@@ -150,16 +152,25 @@ class Seen:
     queries: int
 
 
-async def simulate(url: str, plan: list[Arrival], seed: int) -> list[Seen]:
-    """The app's poller over `plan`, on a migrated database."""
+async def simulate(
+    url: str, plan: list[Arrival], seed: int, *, xendit: bool = False
+) -> list[Seen]:
+    """The app's poller over `plan`, on a migrated database. With `xendit`, VA, QRIS and link
+    payments are Xendit's, asked through its adapter and fake (bench/reconcile_xendit.py)."""
     engine = make_engine(url)
     sessions = make_sessions(engine)
     clock = SimClock()
     gateway = SimGateway(clock)
+    sim = XenditSim(clock, LIFE) if xendit else None
+    gateways: dict[str, SimGateway | XenditSim] = {"sandbox": gateway}
+    if sim is not None:
+        await sim.start()
+        gateways["xendit"] = sim
+    methods = METHODS | (XENDIT_METHODS if xendit else {})
     ctx = make_context(
         Config(),
         lambda: reconcile_transaction(sessions),
-        {"sandbox": gateway},
+        gateways,  # type: ignore[arg-type]
         clock,
         Random(seed),
     )
@@ -177,17 +188,23 @@ async def simulate(url: str, plan: list[Arrival], seed: int) -> list[Seen]:
             if arrives is not None and (tick is None or arrives < tick):
                 clock.now = arrives
                 arrival = waiting.pop(0)
-                reference = await _create(sessions, customer, arrival, ctx)
-                gateway.plan(reference, clock.now, arrival.paid_after)
+                method = methods[arrival.kind]
+                reference = await _create(sessions, customer, method, ctx)
+                owner = gateways[MethodId.parse(method).gateway]
+                owner.plan(reference, clock.now, arrival.paid_after)
+                if sim is not None and owner is sim:
+                    await _create_at_xendit(sessions, sim, reference, method)
                 made[reference] = arrival
             elif tick is not None:
                 clock.now = last_tick = tick
                 await poller.run_due()
             else:
-                return await _seen(sessions, made, gateway)
+                return await _seen(sessions, made, [gateway, *([sim] if sim else [])])
     finally:
         await poller.close()
         await engine.dispose()
+        if sim is not None:
+            await sim.close()
 
 
 def _next_tick(when: datetime) -> datetime:
@@ -204,16 +221,14 @@ async def _prepare(sessions: Sessions) -> int:
         return customer.id
 
 
-async def _create(
-    sessions: Sessions, customer: int, arrival: Arrival, ctx: ReconcileContext
-) -> str:
+async def _create(sessions: Sessions, customer: int, method_id: str, ctx: ReconcileContext) -> str:
     """An order and its payment at the arrival's time, as the app makes them.
 
     The first check follows the method's schedule (15 s for a USSD push, 30 s for the rest):
     begin_attempt still plans every first check at 30 s, which the report asks to change.
     """
     now = ctx.clock()
-    method = MethodId.parse(METHODS[arrival.kind])
+    method = MethodId.parse(method_id)
     cart = [CartLine("X", 1)]
     async with reconcile_transaction(sessions) as store:
         order = await place_order(
@@ -227,7 +242,22 @@ async def _create(
     return attempt.reference
 
 
-async def _seen(sessions: Sessions, made: dict[str, Arrival], gateway: SimGateway) -> list[Seen]:
+async def _create_at_xendit(
+    sessions: Sessions, sim: XenditSim, reference: str, method: str
+) -> None:
+    """The payment at Xendit's fake, its id kept on the row as the app keeps it."""
+    async with transaction(sessions) as session:
+        amount = await session.scalar(select(Payment.amount).where(Payment.reference == reference))
+    external_id = await sim.create(reference, method, int(amount or 0))
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(Payment).where(Payment.reference == reference).values(external_id=external_id)
+        )
+
+
+async def _seen(
+    sessions: Sessions, made: dict[str, Arrival], gateways: list[SimGateway | XenditSim]
+) -> list[Seen]:
     async with transaction(sessions) as session:
         rows = await session.execute(
             select(Payment.reference, Payment.paid_at, Payment.created_at)
@@ -236,7 +266,8 @@ async def _seen(sessions: Sessions, made: dict[str, Arrival], gateway: SimGatewa
     for reference, paid_at, created_at in rows:
         arrival = made[reference]
         confirmed = None if paid_at is None else (paid_at - created_at).total_seconds()
-        found.append(Seen(arrival.kind, arrival.paid_after, confirmed, gateway.queries[reference]))
+        queries = sum(g.queries[reference] for g in gateways)
+        found.append(Seen(arrival.kind, arrival.paid_after, confirmed, queries))
     return found
 
 

@@ -18,6 +18,8 @@ BANK_NAMES: Final = {
     "bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
     "cimb": "CIMB Niaga", "bsi": "BSI",
 }  # fmt: skip
+# A gateway as merchants write it, where capitalizing its id is not how (`ipaymu` -> iPaymu).
+GATEWAY_NAMES: Final = {"ipaymu": "iPaymu"}
 LONG: Final = {
     MethodKind.QRIS: N_("QRIS"),
     MethodKind.LINK: N_("Payment link"),
@@ -76,6 +78,13 @@ def short_label(t: Translate, method: str) -> str:
     if parsed.kind is MethodKind.VA:
         return t("{bank} VA").format(bank=bank_name(parsed.channel))
     return t(SHORT[parsed.kind])
+
+
+def gateway_name(method: str) -> str:
+    """ "Xendit" for `xendit:va:bca`: the merchant's notice says where the money went."""
+    parsed = _parse(method)
+    gateway = parsed.gateway if parsed else method.partition(":")[0]
+    return GATEWAY_NAMES.get(gateway, gateway.capitalize())
 
 
 def kind(method: str) -> str:

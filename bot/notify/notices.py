@@ -181,6 +181,8 @@ def _merchant_paid(n: _Notice) -> Reply:
     if n.extra is not None:
         lines += _order_lines(n, n.extra)
     lines.append(n.t("Reference: {reference}").format(reference=n.payload.get("reference", "")))
+    gateway = methods.gateway_name(str(n.payload.get("method", "")))
+    lines.append(n.t("Paid through: {gateway}").format(gateway=gateway))
     return Reply("\n".join(lines))
 
 

@@ -23,4 +23,5 @@ GATEWAYS: Final[Mapping[str, GatewaySpec[Any]]] = _registry(
     "payments.gateways.sandbox",
     "payments.gateways.midtrans",
     "payments.gateways.ipaymu",
+    "payments.gateways.xendit",
 )

@@ -115,6 +115,14 @@ def test_the_merchant_sees_items_customer_and_delivery() -> None:
     assert bare.text.startswith("New paid order A7K2Q9")
 
 
+def test_the_merchant_is_told_which_gateway_took_the_money() -> None:
+    paid = PAYLOADS["order_paid"] | {"method": "xendit:va:bca"}
+    for language, line in (("en", "Paid through: Xendit"), ("id", "Dibayar melalui: Xendit")):
+        assert line in render_notice("order_paid", paid, language=language, tz="UTC").text
+    ipaymu = PAYLOADS["order_paid"] | {"method": "ipaymu:qris"}
+    assert "iPaymu" in render_notice("order_paid", ipaymu, language="sw", tz="UTC").text
+
+
 def test_cancelled_by_the_shop_gives_the_reason() -> None:
     assert "as you asked" in notice("order_cancelled", "en")
     text = notice("order_cancelled", "en", reason="sold out today")

@@ -25,10 +25,13 @@ from payments.base import CallbackRejected, CallbackUnreadable, PaymentResult, P
 from payments.gateways.ipaymu.adapter import IpaymuGateway
 from payments.gateways.midtrans.adapter import MidtransGateway
 from payments.gateways.sandbox.adapter import SIGNATURE_HEADER, SandboxGateway
+from payments.gateways.xendit.adapter import XenditGateway
 from tests.gateways.ipaymu.fake import php_json, sign_callback
 from tests.gateways.midtrans.fake import signature
 
 SECRET, SERVER_KEY, VA = "hostile-secret", "SB-Mid-server-HOSTILE", "0000001234567890"
+XENDIT_TOKEN = "xnd-hostile-callback-token"
+PARSERS = ["sandbox", "midtrans", "ipaymu", "xendit"]
 FUZZ = settings(
     max_examples=300,
     deadline=None,
@@ -76,7 +79,14 @@ HOSTILE_BODIES = [
 header_values = texts.map(lambda t: t[:200])
 headers = st.dictionaries(
     st.sampled_from(
-        [SIGNATURE_HEADER, "x-sandbox-signature", "X-Signature", "Content-Type", "x-signature"]
+        [
+            SIGNATURE_HEADER,
+            "x-sandbox-signature",
+            "X-Signature",
+            "Content-Type",
+            "x-signature",
+            "x-callback-token",
+        ]
     )
     | texts,
     header_values,
@@ -94,6 +104,9 @@ async def gateways(http: aiohttp.ClientSession) -> AsyncIterator[dict[str, Parse
             http, base_url=url, snap_url=url, server_key=SERVER_KEY
         ).parse_callback,
         "ipaymu": IpaymuGateway(http, base_url=url, va=VA, api_key="k").parse_callback,
+        "xendit": XenditGateway(
+            http, base_url=url, secret_key="k", callback_token=XENDIT_TOKEN
+        ).parse_callback,
     }
 
 
@@ -107,15 +120,16 @@ def answers_only_with_our_refusals(parse: Parse, head: dict[str, str], body: byt
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
-@pytest.mark.parametrize("name", ["sandbox", "midtrans", "ipaymu"])
+@pytest.mark.parametrize("name", PARSERS)
 def test_a_known_hostile_body_is_refused_by_every_parser(
     gateways: dict[str, Parse], name: str, body: bytes
 ) -> None:
-    for head in ({}, {"Content-Type": "application/json"}, {"X-Signature": "\udfff"}):
+    tokened = {"x-callback-token": XENDIT_TOKEN}
+    for head in ({}, {"Content-Type": "application/json"}, {"X-Signature": "\udfff"}, tokened):
         answers_only_with_our_refusals(gateways[name], head, body)
 
 
-@pytest.mark.parametrize("name", ["sandbox", "midtrans", "ipaymu"])
+@pytest.mark.parametrize("name", PARSERS)
 @FUZZ
 @given(head=headers, body=st.binary(max_size=300))
 def test_arbitrary_bytes_and_headers_are_refused_or_read(
@@ -124,7 +138,7 @@ def test_arbitrary_bytes_and_headers_are_refused_or_read(
     answers_only_with_our_refusals(gateways[name], head, body)
 
 
-@pytest.mark.parametrize("name", ["sandbox", "midtrans", "ipaymu"])
+@pytest.mark.parametrize("name", PARSERS)
 @FUZZ
 @given(head=headers, data=st.dictionaries(texts, json_values, max_size=6) | json_values)
 def test_arbitrary_json_is_refused_or_read(
@@ -168,6 +182,26 @@ def test_a_signed_midtrans_body_of_any_shape_is_read_or_refused(
     signed = {"order_id": order, "status_code": "200", "gross_amount": gross}
     data |= signed | {"signature_key": signature(order, "200", gross, SERVER_KEY)}
     answers_only_with_our_refusals(gateways["midtrans"], {}, json.dumps(data).encode())
+
+
+XENDIT_FIELDS = ("external_id", "status", "amount", "paid_amount", "id", "expiry_date")
+XENDIT_EVENT = ("reference_id", "status", "amount", "payment_request_id", "payment_method")
+
+
+@FUZZ
+@given(
+    data=field_maps((*XENDIT_FIELDS, "callback_virtual_account_id", "payment_id", "event"))
+    | field_maps(("event",)).map(lambda d: d | {"event": "payment.succeeded"}),
+    inner=field_maps(XENDIT_EVENT),
+)
+def test_a_tokened_xendit_body_of_any_shape_is_read_or_refused(
+    gateways: dict[str, Parse], data: dict[str, Any], inner: dict[str, Any]
+) -> None:
+    """The token binds nothing, so anyone holding it reaches the reading: it must hold too."""
+    if data.get("event") == "payment.succeeded":
+        data["data"] = inner
+    head = {"x-callback-token": XENDIT_TOKEN}
+    answers_only_with_our_refusals(gateways["xendit"], head, json.dumps(data).encode())
 
 
 @FUZZ
