@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import stripe
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,13 +38,16 @@ sys.path.insert(0, str(ROOT))
 from bench.loadgen import send_all  # noqa: E402
 from bench.seed import seed_payments  # noqa: E402
 from tests.gateways.midtrans.fake import FakeMidtrans  # noqa: E402
+from tests.gateways.stripe.fake import FakeStripe  # noqa: E402
+from tests.gateways.stripe.harness import SECRET_KEY as STRIPE_KEY  # noqa: E402
+from tests.gateways.stripe.harness import WEBHOOK_SECRET as STRIPE_WEBHOOK  # noqa: E402
 from tests.gateways.xendit.fake import FakeXendit  # noqa: E402
 
 SECRET = "bench-sandbox-secret-0123"
 MIDTRANS_KEY = "SB-Mid-server-BENCH"
 XENDIT_KEY = "xnd_development_BENCH"
 XENDIT_TOKEN = "xnd-bench-callback-token-0123"
-GATEWAYS = ("sandbox", "midtrans", "xendit")
+GATEWAYS = ("sandbox", "midtrans", "xendit", "stripe")
 
 
 def forgery(i: int) -> tuple[bytes, dict[str, str]]:
@@ -78,6 +82,10 @@ async def floor_handler(request: web.Request) -> web.Response:
     if request.match_info["gateway"] == "sandbox":
         sig = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         ok = hmac.compare_digest(sig, request.headers.get("X-Sandbox-Signature", ""))
+    elif request.match_info["gateway"] == "stripe":
+        header = request.headers.get("Stripe-Signature", "")
+        ok = stripe.WebhookSignature.verify_header(body.decode(), header, STRIPE_WEBHOOK, 300)
+        ok = ok and bool(json.loads(body))
     elif request.match_info["gateway"] == "xendit":
         token = request.headers.get("x-callback-token", "").encode()
         ok = hmac.compare_digest(token, XENDIT_TOKEN.encode()) and bool(json.loads(body))
@@ -163,6 +171,10 @@ def write_config(tmp: Path, db: Path, port: int, midtrans_url: str, xendit_url: 
     text = text.replace('base_url = "https://api.xendit.co"', f'base_url = "{xendit_url}"')
     text = text.replace('"${XENDIT_SECRET_KEY}"', f'"{XENDIT_KEY}"')
     text = text.replace('"${XENDIT_CALLBACK_TOKEN}"', f'"{XENDIT_TOKEN}"')
+    stripe_off = 'enabled = false\napi_base = "https://api.stripe.com"'
+    text = text.replace(stripe_off, stripe_off.replace("false", "true"))
+    text = text.replace('"${STRIPE_SECRET_KEY}"', f'"{STRIPE_KEY}"')
+    text = text.replace('"${STRIPE_WEBHOOK_SECRET}"', f'"{STRIPE_WEBHOOK}"')
     path = tmp / "config.toml"
     path.write_text(text)
     return path
@@ -325,11 +337,24 @@ def xendit_settled(fake: FakeXendit, ref: str, amount: int) -> None:
     fake.refs[ref] = xid
 
 
+def stripe_completed(ref: str, amount: int) -> tuple[bytes, dict[str, str]]:
+    """A signed checkout.session.completed for the session bench/seed.py gave the payment."""
+    session = {"id": f"ext-{ref[:6]}", "object": "checkout.session", "status": "complete",
+               "payment_status": "paid", "amount_total": amount * 100, "currency": "idr",
+               "client_reference_id": ref}  # fmt: skip
+    event = {"id": f"evt_{ref}", "type": "checkout.session.completed", "data": {"object": session}}
+    body = json.dumps(event).encode()
+    fake = FakeStripe(STRIPE_KEY, STRIPE_WEBHOOK)
+    return body, {"Content-Type": "application/json", "Stripe-Signature": fake.signed(body)}
+
+
 def callback(
     gw: str, fake: FakeMidtrans, xendit: FakeXendit, ref: str, amount: int
 ) -> tuple[bytes, dict[str, str]]:
     if gw == "sandbox":
         return sandbox_callback(ref, amount)
+    if gw == "stripe":
+        return stripe_completed(ref, amount)
     if gw == "xendit":
         body = json.dumps(xendit.callback(ref)).encode()
         return body, {"Content-Type": "application/json", "x-callback-token": XENDIT_TOKEN}

@@ -25,6 +25,8 @@ LONG: Final = {
     MethodKind.LINK: N_("Payment link"),
     MethodKind.USSD: N_("Mobile money (USSD)"),
 }
+# A gateway whose link is known by what it takes: "Card (Stripe)" rather than "Payment link".
+LINK_NAMES: Final = {"stripe": (N_("Card (Stripe)"), N_("card"))}
 SHORT: Final = {
     MethodKind.QRIS: N_("QRIS"),
     MethodKind.LINK: N_("payment link"),
@@ -61,6 +63,8 @@ def label(t: Translate, method: str) -> str:
         return method
     if parsed.kind is MethodKind.VA:
         return t("{bank} Virtual Account").format(bank=bank_name(parsed.channel))
+    if parsed.kind is MethodKind.LINK and parsed.gateway in LINK_NAMES:
+        return t(LINK_NAMES[parsed.gateway][0])
     return t(LONG[parsed.kind])
 
 
@@ -77,6 +81,8 @@ def short_label(t: Translate, method: str) -> str:
         return method
     if parsed.kind is MethodKind.VA:
         return t("{bank} VA").format(bank=bank_name(parsed.channel))
+    if parsed.kind is MethodKind.LINK and parsed.gateway in LINK_NAMES:
+        return t(LINK_NAMES[parsed.gateway][1])
     return t(SHORT[parsed.kind])
 
 

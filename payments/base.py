@@ -232,6 +232,16 @@ class GatewayRejected(PaymentError):
     """Our request or credentials are wrong (4xx). Retrying will not help: alert."""
 
 
+class BelowMinimum(GatewayRejected):
+    """The amount is under the gateway's smallest charge (`minimum`, in the shop's units):
+    the customer is asked to choose another method."""
+
+    def __init__(self, gateway: str, minimum: int, currency: str) -> None:
+        super().__init__(gateway, f"below the smallest charge of {minimum} {currency}")
+        self.minimum = minimum
+        self.currency = currency
+
+
 class CallbackRejected(PaymentError):
     """The callback is not authentic (bad signature or token). Answer 401."""
 

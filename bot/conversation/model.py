@@ -202,7 +202,7 @@ class PaymentStarted:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRejected:
-    reason: str  # method_unavailable, not_payable, unknown_order, gateway_rejected
+    reason: str  # method_unavailable, not_payable, unknown_order, gateway_rejected, below_minimum
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ PAYMENT_REJECTIONS: Final = {
     "method_unavailable": N_("That payment method is not available right now."),
     "gateway_rejected": N_("Sorry, this payment method is not working right now."),
     "gateway_unavailable": N_("Sorry, this payment method is not working right now."),
+    "below_minimum": N_("This total is below the smallest amount this payment method takes."),
 }
 
 

@@ -40,6 +40,7 @@ from bot.conversation.model import (
 from bot.dispatch.chats import Chat, set_language
 from bot.runtime import Runtime
 from payments.base import (
+    BelowMinimum,
     GatewayRejected,
     MethodId,
     PaymentError,
@@ -118,6 +119,9 @@ async def _start_payment(runtime: Runtime, chat: Chat, code: str, method: str) -
         return PaymentRejected(exc.code)
     except ValueError:
         return PaymentRejected("method_unavailable")
+    except BelowMinimum as exc:
+        log.info("order=%s %s: %s", code, method, exc.detail)
+        return PaymentRejected("below_minimum")
     except GatewayRejected as exc:
         log.warning("order=%s %s rejected the payment: %s", code, method, exc.detail)
         return PaymentRejected("gateway_rejected")

@@ -24,4 +24,5 @@ GATEWAYS: Final[Mapping[str, GatewaySpec[Any]]] = _registry(
     "payments.gateways.midtrans",
     "payments.gateways.ipaymu",
     "payments.gateways.xendit",
+    "payments.gateways.stripe",
 )

@@ -12,11 +12,13 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
+import stripe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,13 +27,15 @@ from payments.base import CallbackRejected, CallbackUnreadable, PaymentResult, P
 from payments.gateways.ipaymu.adapter import IpaymuGateway
 from payments.gateways.midtrans.adapter import MidtransGateway
 from payments.gateways.sandbox.adapter import SIGNATURE_HEADER, SandboxGateway
+from payments.gateways.stripe.adapter import StripeGateway
 from payments.gateways.xendit.adapter import XenditGateway
 from tests.gateways.ipaymu.fake import php_json, sign_callback
 from tests.gateways.midtrans.fake import signature
 
 SECRET, SERVER_KEY, VA = "hostile-secret", "SB-Mid-server-HOSTILE", "0000001234567890"
 XENDIT_TOKEN = "xnd-hostile-callback-token"
-PARSERS = ["sandbox", "midtrans", "ipaymu", "xendit"]
+PARSERS = ["sandbox", "midtrans", "ipaymu", "xendit", "stripe"]
+STRIPE_SECRET = "whsec_test_hostile_0123456789"
 FUZZ = settings(
     max_examples=300,
     deadline=None,
@@ -106,6 +110,9 @@ async def gateways(http: aiohttp.ClientSession) -> AsyncIterator[dict[str, Parse
         "ipaymu": IpaymuGateway(http, base_url=url, va=VA, api_key="k").parse_callback,
         "xendit": XenditGateway(
             http, base_url=url, secret_key="k", callback_token=XENDIT_TOKEN
+        ).parse_callback,
+        "stripe": StripeGateway(
+            http, api_base=url, secret_key="sk_test_k", webhook_secret=STRIPE_SECRET, timeout=1
         ).parse_callback,
     }
 
@@ -202,6 +209,30 @@ def test_a_tokened_xendit_body_of_any_shape_is_read_or_refused(
         data["data"] = inner
     head = {"x-callback-token": XENDIT_TOKEN}
     answers_only_with_our_refusals(gateways["xendit"], head, json.dumps(data).encode())
+
+
+STRIPE_SESSION = ("id", "client_reference_id", "status", "payment_status", "amount_total",
+                  "currency", "url", "expires_at", "metadata", "refunded")  # fmt: skip
+STRIPE_TYPES = ("checkout.session.completed", "checkout.session.expired", "charge.refunded",
+                "checkout.session.async_payment_failed", "invoice.paid")  # fmt: skip
+
+
+@FUZZ
+@given(
+    kind=st.sampled_from(STRIPE_TYPES) | st.text(max_size=30),
+    obj=field_maps(STRIPE_SESSION),
+    wrap=st.booleans(),
+)
+def test_a_signed_stripe_event_of_any_shape_is_read_or_refused(
+    gateways: dict[str, Parse], kind: str, obj: dict[str, Any], wrap: bool
+) -> None:
+    """Signed with the endpoint's secret, so it reaches the reading, which must hold."""
+    event: Any = {"type": kind, "data": {"object": obj}} if wrap else obj
+    body = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(
+        body, STRIPE_SECRET, int(time.time())
+    )
+    answers_only_with_our_refusals(gateways["stripe"], {"Stripe-Signature": header}, body.encode())
 
 
 @FUZZ
