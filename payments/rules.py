@@ -55,6 +55,9 @@ def decide(snap: Snapshot, result: PaymentResult, shop: Shop, now: datetime) -> 
     if new is S.PAID and (mismatch := _mismatch(snap, result)):
         after = replace(snap, status=S.PROCESSING) if can_move(old, S.PROCESSING) else snap
         return _flagged(Decision(Outcome.REVIEW, after), shop, mismatch, "amount")
+    if result.alert and not snap.needs_review and not (old.is_final or new.is_final):
+        after = replace(snap, status=new) if can_move(old, new) else snap
+        return _flagged(Decision(Outcome.REVIEW, after), shop, result.alert[:200], "alert")
     if new is old:
         return Decision(Outcome.DUPLICATE, snap)
     if not can_move(old, new):
