@@ -21,25 +21,26 @@ PHONE = "+255712345678"
 def tanzanian(config: Config, base_url: str, **settings: Any) -> Config:
     """`config` as a shop in Dar es Salaam selling in TZS, ClickPesa on at `base_url`."""
     shop = replace(config.shop, currency="TZS", country="TZ", timezone="Africa/Dar_es_Salaam")
-    section = replace(
-        config.payments.clickpesa,
-        enabled=True,
-        base_url=base_url,
-        client_id=CLIENT_ID,
-        api_key=API_KEY,
-        checksum_key=CHECKSUM_KEY,
-        timeout=2,  # roomy: a busy CI machine must not time out by accident
-        **settings,
-    )
+    values: dict[str, Any] = {
+        "enabled": True,
+        "base_url": base_url,
+        "client_id": CLIENT_ID,
+        "api_key": API_KEY,
+        "checksum_key": CHECKSUM_KEY,
+        "timeout": 2,  # roomy: a busy CI machine must not time out by accident
+    }
+    section = replace(config.payments.clickpesa, **(values | settings))
     return replace(config, shop=shop, payments=replace(config.payments, clickpesa=section))
 
 
-async def start(aiohttp_server: Any, db_url: str) -> Harness:
-    fake = FakeClickPesa(API_KEY, CHECKSUM_KEY, slow_seconds=3.5)
+async def start(aiohttp_server: Any, db_url: str, checksum_key: str = CHECKSUM_KEY) -> Harness:
+    """`checksum_key=""`: an account with the checksum off, whose webhooks carry none."""
+    fake = FakeClickPesa(API_KEY, checksum_key, slow_seconds=3.5)
     server = await aiohttp_server(fake.app)
+    config = make_config(db_url, free_port())
     base = str(server.make_url("")).rstrip("/")
     running: Running = await start_app(
-        aiohttp_server, tanzanian(make_config(db_url, free_port()), base)
+        aiohttp_server, tanzanian(config, base, checksum_key=checksum_key)
     )
     return Harness(
         "clickpesa",
