@@ -5,6 +5,7 @@ another country gets a clear answer; ON-HOLD tells the merchant once; one token 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -152,12 +153,33 @@ async def test_an_ignored_prompt_ends_failed_and_the_customer_is_told_once(
     assert await clickpesa.send(http, url, payment.reference, status="FAILED") == 200
     clock.advance(seconds=16)  # and the poller looks too: still told once
     told = await juma.wait_text("did not go through", payment.reference[:6], after=mark)
+    assert "Reason: Request timed out: the customer did not respond" in told.text
     assert any(b.get("callback_data", "").startswith("repay:") for b in told.buttons)
     [(status,)] = await rows(running, select(Payment.status))
     assert status == "failed"
     await outbox_settled(running)
     failed = [c for c in bot_api.sent(juma.chat_id, after=mark) if "did not go" in c.text]
     assert len(failed) == 1
+
+
+async def test_a_prompt_still_open_after_a_minute_asks_once_whether_it_arrived(
+    aiohttp_server: Any, db_url: str
+) -> None:
+    clickpesa = FakeClickPesa(API_KEY, CHECKSUM_KEY)
+    running, clock = await tz_shop(aiohttp_server, db_url, clickpesa)
+    payment = await _starter(running)()  # ClickPesa keeps saying PROCESSING
+    nudges = select(Outbox.kind).where(Outbox.kind == "payment_no_prompt")
+    for seconds in (16, 20, 30, 15):  # checks at 16 s, 36 s, 66 s (past the minute), 81 s
+        before = len(clickpesa.calls)
+        clock.advance(seconds=seconds)
+        await eventually(functools.partial(_later, clickpesa, before))
+    assert len(await rows(running, nudges)) == 1
+    [(status,)] = await rows(running, select(Payment.status).where(Payment.id == payment.id))
+    assert status == "processing"
+
+
+async def _later(fake: FakeClickPesa, before: int) -> bool:
+    return len(fake.calls) > before
 
 
 async def test_on_hold_keeps_the_payment_processing_and_tells_the_merchant_once(
