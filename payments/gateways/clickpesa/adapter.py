@@ -141,8 +141,9 @@ class ClickPesaGateway:
         return self._result(max(ours, key=_rank), GatewayUnavailable)
 
     async def cancel_payment(self, ref: PaymentRef) -> PaymentResult | None:
-        """A prompt cannot be withdrawn at ClickPesa: the poller settles the attempt."""
-        return None
+        """A prompt cannot be withdrawn at ClickPesa: say where it stands, so that money that
+        came in meanwhile still counts (payments/attempts.py cancel_at_gateways)."""
+        return await self.fetch_status(ref)
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> PaymentResult:
         """Verify the checksum where the account has one, then read either envelope spelling.

@@ -388,8 +388,15 @@ async def test_fetch_during_an_outage_is_unavailable(clickpesa: Harness) -> None
         await clickpesa.gateway.fetch_status(ref())
 
 
-async def test_a_prompt_cannot_be_withdrawn(clickpesa: Harness) -> None:
-    assert await clickpesa.gateway.cancel_payment(ref()) is None
+async def test_a_prompt_cannot_be_withdrawn_but_a_paid_one_reports_paid(
+    clickpesa: Harness,
+) -> None:
+    await clickpesa.gateway.create_payment(checkout())
+    open_one = await clickpesa.gateway.cancel_payment(ref())
+    assert open_one is not None and open_one.status is S.PROCESSING
+    clickpesa.fake.pay("A7K2Q901")
+    paid = await clickpesa.gateway.cancel_payment(ref())
+    assert paid is not None and paid.status is S.PAID
 
 
 # -- webhooks ----------------------------------------------------------------------------------
