@@ -8,9 +8,14 @@ the lifecycle core); the clock jumps from one tick (whole second) to the next on
 Medians of the runs are printed; the bars are DESIGN.md section 7.
 
     python bench/reconcile.py [--per-method 60] [--runs 3] [--seed 1] [--pg URL] [--xendit]
+                              [--clickpesa]
 
 --xendit: VA, QRIS and link payments are Xendit's, each query through its adapter over HTTP
 to its fake (bench/reconcile_xendit.py); USSD stays on the simulated gateway.
+
+--clickpesa: USSD pushes are ClickPesa's, in a TZS shop, through its adapter and fake
+(bench/reconcile_clickpesa.py); also prints its calls per 100 pushes against the pre-KYC
+budget of 100 calls a day (tokens, previews and pushes count, not only status queries).
 
 --pg URL also measures the tick on PostgreSQL: a scratch database, its tables are dropped.
 """
@@ -26,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from random import Random
 
@@ -129,9 +135,12 @@ def _show(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def print_method(kind: str, rows: dict[str, dict[str, float]], xendit: bool = False) -> None:
+def print_method(
+    kind: str, rows: dict[str, dict[str, float]], xendit: bool = False, clickpesa: bool = False
+) -> None:
     columns = list(next(iter(rows.values())))
-    label = (METHODS | (XENDIT_METHODS if xendit else {})).get(kind)
+    ours = (XENDIT_METHODS if xendit else {}) | ({"ussd": "clickpesa:ussd"} if clickpesa else {})
+    label = (METHODS | ours).get(kind)
     print(f"\n{kind} ({label or 'the three pooled: one schedule'})")
     print(f"  {'strategy':26}" + "".join(f"{c:>14}" for c in columns))
     for name, values in rows.items():
@@ -146,6 +155,16 @@ def print_method(kind: str, rows: dict[str, dict[str, float]], xendit: bool = Fa
         )
 
 
+def print_budget(calls: list[Counter[str]], pushes: int) -> None:
+    """ClickPesa counts every call against an unverified account's 100 a day."""
+    kinds = ("generate-token", "preview-ussd-push-request", "initiate-ussd-push-request", "status")
+    per_100 = {k: statistics.median(100 * c[k] / pushes for c in calls) for k in kinds}
+    total = sum(per_100.values())
+    parts = ", ".join(f"{k} {_show(v)}" for k, v in per_100.items())
+    print(f"\nClickPesa calls per 100 USSD pushes (median of runs): {_show(total)} ({parts})")
+    print(f"  before KYC (100 calls a day): {100 / total * 100:.0f} pushes a day at most")
+
+
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     keys = runs[0].keys()
     return {k: statistics.median(r[k] for r in runs) for k in keys}
@@ -158,10 +177,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--xendit", action="store_true", help="VA/QRIS/link through Xendit")
+    parser.add_argument("--clickpesa", action="store_true", help="USSD through ClickPesa")
     parser.add_argument(
         "--pg", default="", help="also time the tick on this scratch PostgreSQL database"
     )
     args = parser.parse_args()
+    if args.xendit and args.clickpesa:  # one shop currency per run: IDR for one, TZS for the other
+        parser.error("--xendit and --clickpesa are separate runs")
     logging.basicConfig(level=logging.WARNING)
     work = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     try:
@@ -176,9 +198,16 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     for url in urls:
         await upgrade(url)  # one at a time: Alembic's context is global
     started = time.perf_counter()
+    calls: list[Counter[str]] = [Counter() for _ in plans]
     simulated = await asyncio.gather(
         *(
-            simulate(urls[n], plan, args.seed + n, xendit=args.xendit)
+            simulate(
+                urls[n],
+                plan,
+                args.seed + n,
+                xendit=args.xendit,
+                clickpesa_calls=calls[n] if args.clickpesa else None,
+            )
             for n, plan in enumerate(plans)
         )
     )
@@ -197,7 +226,9 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         f"Every callback lost; {args.per_method} payments per method; medians of {args.runs} runs"
     )
     for kind in groups:
-        print_method(kind, table[kind], args.xendit)
+        print_method(kind, table[kind], args.xendit, args.clickpesa)
+    if args.clickpesa:
+        print_budget(calls, args.per_method)
     print("\nbars (DESIGN.md section 7), poller:")
     for name, value, bar, ok in bars({k: table[k]["poller"] for k in groups}):
         print(f"  {'ok    ' if ok else 'MISSED'} {name:56} {_show(value):>8}  (bar {bar})")

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from sqlalchemy import select, update
 
+from bench.reconcile_clickpesa import ClickPesaSim
 from bench.reconcile_xendit import METHODS as XENDIT_METHODS
 from bench.reconcile_xendit import XenditSim
 from bot.catalog.spec import parse_catalog
@@ -153,20 +154,33 @@ class Seen:
 
 
 async def simulate(
-    url: str, plan: list[Arrival], seed: int, *, xendit: bool = False
+    url: str,
+    plan: list[Arrival],
+    seed: int,
+    *,
+    xendit: bool = False,
+    clickpesa_calls: Counter[str] | None = None,
 ) -> list[Seen]:
     """The app's poller over `plan`, on a migrated database. With `xendit`, VA, QRIS and link
-    payments are Xendit's, asked through its adapter and fake (bench/reconcile_xendit.py)."""
+    payments are Xendit's, asked through its adapter and fake (bench/reconcile_xendit.py);
+    with `clickpesa_calls` USSD pushes are ClickPesa's (bench/reconcile_clickpesa.py), in a
+    TZS shop, and every call its fake answered is counted there by kind."""
     engine = make_engine(url)
     sessions = make_sessions(engine)
     clock = SimClock()
     gateway = SimGateway(clock)
     sim = XenditSim(clock, LIFE) if xendit else None
-    gateways: dict[str, SimGateway | XenditSim] = {"sandbox": gateway}
+    gateways: dict[str, SimGateway | XenditSim | ClickPesaSim] = {"sandbox": gateway}
     if sim is not None:
         await sim.start()
         gateways["xendit"] = sim
     methods = METHODS | (XENDIT_METHODS if xendit else {})
+    clickpesa = ClickPesaSim(clock) if clickpesa_calls is not None else None
+    if clickpesa is not None:
+        await clickpesa.start()
+        gateways["clickpesa"] = clickpesa
+        methods = methods | {"ussd": "clickpesa:ussd"}
+    shop = Shop(currency="TZS") if clickpesa is not None else SHOP
     ctx = make_context(
         Config(),
         lambda: reconcile_transaction(sessions),
@@ -175,7 +189,7 @@ async def simulate(
         Random(seed),
     )
     poller = make_reconciler(Config(), ctx)
-    customer = await _prepare(sessions)
+    customer = await _prepare(sessions, shop.currency)
     made: dict[str, Arrival] = {}
     waiting = list(plan)
     last_tick = T0 - timedelta(seconds=1)
@@ -189,22 +203,28 @@ async def simulate(
                 clock.now = arrives
                 arrival = waiting.pop(0)
                 method = methods[arrival.kind]
-                reference = await _create(sessions, customer, method, ctx)
+                reference = await _create(sessions, customer, method, ctx, shop)
                 owner = gateways[MethodId.parse(method).gateway]
                 owner.plan(reference, clock.now, arrival.paid_after)
                 if sim is not None and owner is sim:
                     await _create_at_xendit(sessions, sim, reference, method)
+                if clickpesa is not None and owner is clickpesa:
+                    await _create_at_clickpesa(sessions, clickpesa, reference)
                 made[reference] = arrival
             elif tick is not None:
                 clock.now = last_tick = tick
                 await poller.run_due()
             else:
-                return await _seen(sessions, made, [gateway, *([sim] if sim else [])])
+                sims = [s for s in (sim, clickpesa) if s is not None]
+                return await _seen(sessions, made, [gateway, *sims])
     finally:
         await poller.close()
         await engine.dispose()
         if sim is not None:
             await sim.close()
+        if clickpesa is not None and clickpesa_calls is not None:
+            clickpesa_calls.update(clickpesa.calls())
+            await clickpesa.close()
 
 
 def _next_tick(when: datetime) -> datetime:
@@ -212,16 +232,18 @@ def _next_tick(when: datetime) -> datetime:
     return T0 + timedelta(seconds=math.ceil((when - T0).total_seconds()))
 
 
-async def _prepare(sessions: Sessions) -> int:
+async def _prepare(sessions: Sessions, currency: str = "IDR") -> int:
     async with transaction(sessions) as session:
-        await sync_catalog(session, CATALOG, "IDR", update_existing=True)
+        await sync_catalog(session, CATALOG, currency, update_existing=True)
         customer = Customer(channel="telegram", channel_user_id="1", language="id")
         session.add(customer)
         await session.flush()
         return customer.id
 
 
-async def _create(sessions: Sessions, customer: int, method_id: str, ctx: ReconcileContext) -> str:
+async def _create(
+    sessions: Sessions, customer: int, method_id: str, ctx: ReconcileContext, shop: Shop = SHOP
+) -> str:
     """An order and its payment at the arrival's time, as the app makes them.
 
     The first check follows the method's schedule (15 s for a USSD push, 30 s for the rest):
@@ -232,7 +254,7 @@ async def _create(sessions: Sessions, customer: int, method_id: str, ctx: Reconc
     cart = [CartLine("X", 1)]
     async with reconcile_transaction(sessions) as store:
         order = await place_order(
-            store, SHOP, customer_id=customer, cart=cart, delivery=Delivery(), now=now
+            store, shop, customer_id=customer, cart=cart, delivery=Delivery(), now=now
         )
         attempt = await begin_attempt(store, order.code, method, expiry=LIFE, now=now)
         first = first_check_at(ctx.policy, Timeline(method.kind, now, now + LIFE), ctx.random)
@@ -255,8 +277,21 @@ async def _create_at_xendit(
         )
 
 
+async def _create_at_clickpesa(sessions: Sessions, sim: ClickPesaSim, reference: str) -> None:
+    """The push at ClickPesa's fake, its id kept on the row as the app keeps it."""
+    async with transaction(sessions) as session:
+        amount = await session.scalar(select(Payment.amount).where(Payment.reference == reference))
+    external_id = await sim.create(reference, int(amount or 0))
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(Payment).where(Payment.reference == reference).values(external_id=external_id)
+        )
+
+
 async def _seen(
-    sessions: Sessions, made: dict[str, Arrival], gateways: list[SimGateway | XenditSim]
+    sessions: Sessions,
+    made: dict[str, Arrival],
+    gateways: list[SimGateway | XenditSim | ClickPesaSim],
 ) -> list[Seen]:
     async with transaction(sessions) as session:
         rows = await session.execute(

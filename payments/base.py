@@ -162,6 +162,9 @@ class PaymentResult:
     # False for a callback that carried no signature to check (some gateways send
     # none): only a status query can confirm what it says.
     verified: bool = True
+    # The gateway wants a person to act on this payment (its words): the merchant is told
+    # once, whatever the status does (payments/rules.py).
+    alert: str | None = None
 
 
 def names_another_payment(
@@ -240,6 +243,15 @@ class BelowMinimum(GatewayRejected):
         super().__init__(gateway, f"below the smallest charge of {minimum} {currency}")
         self.minimum = minimum
         self.currency = currency
+
+
+class PhoneNotAccepted(GatewayRejected):
+    """The customer's phone is not a mobile number of the country where this gateway sends
+    payment prompts (`country`, ISO 3166 alpha-2): the customer is asked for another method."""
+
+    def __init__(self, gateway: str, country: str) -> None:
+        super().__init__(gateway, f"the customer's phone is not a {country} mobile number")
+        self.country = country
 
 
 class CallbackRejected(PaymentError):

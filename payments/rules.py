@@ -55,6 +55,9 @@ def decide(snap: Snapshot, result: PaymentResult, shop: Shop, now: datetime) -> 
     if new is S.PAID and (mismatch := _mismatch(snap, result)):
         after = replace(snap, status=S.PROCESSING) if can_move(old, S.PROCESSING) else snap
         return _flagged(Decision(Outcome.REVIEW, after), shop, mismatch, "amount")
+    if result.alert and not snap.needs_review and not (old.is_final or new.is_final):
+        after = replace(snap, status=new) if can_move(old, new) else snap
+        return _flagged(Decision(Outcome.REVIEW, after), shop, result.alert[:200], "alert")
     if new is old:
         return Decision(Outcome.DUPLICATE, snap)
     if not can_move(old, new):
@@ -67,7 +70,7 @@ def decide(snap: Snapshot, result: PaymentResult, shop: Shop, now: datetime) -> 
     after = replace(snap, status=new, next_check_at=None if new.is_final else snap.next_check_at)
     messages: tuple[Message, ...] = ()
     if new in (S.FAILED, S.EXPIRED) and snap.order_status == OS.PENDING_PAYMENT:
-        messages = _to_customer(snap, str(new))
+        messages = _to_customer(snap, str(new), result.reason)
     return Decision(Outcome.APPLIED, after, messages)
 
 
@@ -130,10 +133,13 @@ def _flagged(decision: Decision, shop: Shop, reason: str, tag: str) -> Decision:
     )
 
 
-def _to_customer(snap: Snapshot, what: str) -> tuple[Message, ...]:
+def _to_customer(snap: Snapshot, what: str, reason: str | None = None) -> tuple[Message, ...]:
+    """`reason`: the gateway's own words for a decline ("Insufficient balance"), passed on."""
     if snap.customer is None:
         return ()
     body = payload(snap) | {"language": snap.language}
+    if reason:
+        body["reason"] = reason[:200]
     key = f"payment:{snap.payment_id}:{what}:customer"
     return (Message(snap.customer, f"payment_{what}", body, key),)
 

@@ -202,7 +202,8 @@ class PaymentStarted:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRejected:
-    reason: str  # method_unavailable, not_payable, unknown_order, gateway_rejected, below_minimum
+    reason: str  # method_unavailable, not_payable, unknown_order, gateway_rejected, below_minimum,
+    # phone_<country> (the gateway pushes prompts only to numbers of that country)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,11 @@ PAYMENT_REJECTIONS: Final = {
     "gateway_rejected": N_("Sorry, this payment method is not working right now."),
     "gateway_unavailable": N_("Sorry, this payment method is not working right now."),
     "below_minimum": N_("This total is below the smallest amount this payment method takes."),
+    # payments/base.py PhoneNotAccepted, by the gateway's country
+    "phone_tz": N_(
+        "Mobile money here needs a Tanzanian mobile number (like 0712 345 678), and the "
+        "phone number on this order is not one."
+    ),
 }
 
 

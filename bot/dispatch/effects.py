@@ -44,6 +44,7 @@ from payments.base import (
     GatewayRejected,
     MethodId,
     PaymentError,
+    PhoneNotAccepted,
 )
 from payments.orders import CartLine, Delivery, OrderError, OrderStatus, cancel_order, place_order
 from storage.db import Sessions, transaction
@@ -122,6 +123,9 @@ async def _start_payment(runtime: Runtime, chat: Chat, code: str, method: str) -
     except BelowMinimum as exc:
         log.info("order=%s %s: %s", code, method, exc.detail)
         return PaymentRejected("below_minimum")
+    except PhoneNotAccepted as exc:
+        log.info("order=%s %s: %s", code, method, exc.detail)
+        return PaymentRejected(f"phone_{exc.country.lower()}")
     except GatewayRejected as exc:
         log.warning("order=%s %s rejected the payment: %s", code, method, exc.detail)
         return PaymentRejected("gateway_rejected")

@@ -104,6 +104,8 @@ def _paid(n: _Notice) -> Reply:
 def _failed(n: _Notice) -> Reply:
     text = n.t("The payment for order {code} ({amount} via {method}) did not go through.")
     body = text.format(code=n.code, amount=n.money(), method=n.method())
+    if reason := str(n.payload.get("reason") or ""):  # the gateway's words, as it gave them
+        body += "\n" + n.t("Reason: {reason}").format(reason=user_text(reason))
     return Reply(body, _repay_choices(n, N_("Try again")))
 
 

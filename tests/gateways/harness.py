@@ -39,6 +39,7 @@ class Harness:
     confuse: Callable[[str, str], None]  # status queries about one answer about the other
     fail_next: Callable[[str], None] | None = None  # "timeout", "500", "429" on the next create
     confirms_paid_by_query: bool = True  # the adapter's confirm_paid_by_query
+    phone: str = "+6281234567890"  # the customer's, where the gateway pushes a prompt to it
 
     @property
     def callback_url(self) -> str:
@@ -51,7 +52,7 @@ class Harness:
         async with transaction(runtime.sessions) as session:
             row = await session.get(Customer, customer)
             assert row is not None
-            row.phone = "+6281234567890"
+            row.phone = self.phone
         code = await new_order(runtime.uow, runtime.shop, customer)
         return await runtime.start_payment(code, MethodId.parse(method or self.method))
 

@@ -2,7 +2,7 @@
 provider), real HTTP both ways. The harnesses are in tests/gateways/<name>/harness.py.
 
 The section 6 cases of STYLE.md at the route: a good callback pays once, a duplicate changes
-nothing, a forged one is refused and kept, an unmapped status stays pending with a warning, a
+nothing, a forged one is refused and kept, an unmapped status moves nothing with a warning, a
 wrong amount goes to review, and an unknown outcome while creating never makes two payments.
 """
 
@@ -22,6 +22,9 @@ from tests.conftest import status_queries
 from tests.gateways.harness import Harness, starters
 
 STARTERS = starters()
+# A gateway's answer when the payment is created (ClickPesa's push is PROCESSING at once) is
+# an event too; these cases are about what the callbacks do after it.
+NOT_CREATE = PaymentEvent.source != "create"
 
 
 @pytest.fixture(params=sorted(STARTERS))
@@ -38,8 +41,8 @@ async def test_a_good_callback_pays_and_writes_exactly_one_confirmation(
     harness: Harness, http: aiohttp.ClientSession
 ) -> None:
     payment = await harness.start()
-    assert payment.instructions  # a number to pay to, or a page to pay on
-    assert payment.instructions.get("number") or payment.instructions.get("url")
+    assert payment.instructions  # a number to pay to, a page to pay on, a phone to approve on
+    assert any(payment.instructions.get(k) for k in ("number", "url", "phone"))
     harness.pay(payment.reference)
     assert await harness.send(http, harness.callback_url, payment.reference) == 200
     [(status,)] = await harness.rows(select(Payment.status))
@@ -61,7 +64,7 @@ async def test_a_status_answer_about_another_payment_moves_nothing_and_is_flagge
     [(status, review)] = await harness.rows(
         select(Payment.status, Payment.needs_review).where(Payment.id == ours.id)
     )
-    assert (status, review) == ("pending", True)
+    assert (status, review) == (ours.status, True)
 
 
 async def test_a_duplicate_callback_changes_nothing(
@@ -72,7 +75,7 @@ async def test_a_duplicate_callback_changes_nothing(
     for _ in range(3):
         assert await harness.send(http, harness.callback_url, payment.reference) == 200
     assert await paid_messages(harness) == 1
-    outcomes = [o for (o,) in await harness.rows(select(PaymentEvent.outcome))]
+    outcomes = [o for (o,) in await harness.rows(select(PaymentEvent.outcome).where(NOT_CREATE))]
     assert outcomes.count("applied") == 1
 
 
@@ -99,12 +102,11 @@ async def test_a_forged_callback_is_401_kept_unverified_and_changes_nothing(
     status = await harness.send(http, harness.callback_url, payment.reference, forged=True)
     assert status == 401
     [(payment_status,)] = await harness.rows(select(Payment.status))
-    assert payment_status == "pending"
+    assert payment_status == payment.status
     assert harness.running.runtime.refused is not None
     await harness.running.runtime.refused.flush()
-    assert await harness.rows(select(PaymentEvent.verified, PaymentEvent.outcome)) == [
-        (False, "rejected")
-    ]
+    events = select(PaymentEvent.verified, PaymentEvent.outcome).where(NOT_CREATE)
+    assert await harness.rows(events) == [(False, "rejected")]
     assert await paid_messages(harness) == 0
 
 
@@ -116,7 +118,7 @@ async def test_a_callback_claiming_paid_is_confirmed_by_a_status_query_first(
     payment = await harness.start()  # the fake still says pending: the claim is not believed
     assert await harness.send(http, harness.callback_url, payment.reference) == 200
     [(status,)] = await harness.rows(select(Payment.status))
-    assert status == "pending"
+    assert status == payment.status != "paid"
     assert await paid_messages(harness) == 0
     counted = await status_queries(harness.running)
     assert counted == {(harness.gateway, "callback", "answered"): 1}
@@ -130,7 +132,8 @@ async def test_an_unmapped_status_stays_pending_with_a_warning(
     with caplog.at_level(logging.WARNING):
         await harness.send(http, harness.callback_url, payment.reference)
     [(status,)] = await harness.rows(select(Payment.status))
-    assert status == "pending"
+    assert status == payment.status  # pending, or where the gateway's creation put it
+    assert status in ("pending", "processing")
     assert "unmapped status" in caplog.text
 
 

@@ -169,7 +169,8 @@ def test_what_the_composition_root_wires_in_is_imported_by_nobody_else() -> None
 SHARED = ("payments.base", "payments.gateways.spec", "payments.gateways.parsing")
 SHARED_HTTP = ("payments.gateways.http", "aiohttp")
 # A gateway whose official SDK is its HTTP client (its module says why): that SDK and no other.
-SDKS = {"stripe": ("stripe",)}
+# ClickPesa reads the customer's phone with phonenumbers, as the checkout does (wire.py).
+SDKS = {"stripe": ("stripe",), "clickpesa": ("phonenumbers",)}
 
 
 def top_level_imports(path: Path) -> Iterator[str]:
