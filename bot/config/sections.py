@@ -31,15 +31,15 @@ class Shop:
 @dataclass(frozen=True)
 class Database:
     url: str = "sqlite+aiosqlite:///checkout.db"
-    pool_size: int = 5
+    pool_size: int = field(default=5, metadata=meta(low=1, high=1000))  # connections per instance
 
 
 @dataclass(frozen=True)
 class Server:
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = field(default=8080, metadata=meta(low=1, high=65535))
     public_url: str = field(default="http://127.0.0.1:8080", metadata=meta(URL))
-    read_timeout: int = field(default=15, metadata=meta(DURATION))  # bot/server.py
+    read_timeout: int = field(default=15, metadata=meta(DURATION, low=1))  # bot/server.py
 
 
 @dataclass(frozen=True)
@@ -52,15 +52,16 @@ class Callbacks:
 
 @dataclass(frozen=True)
 class Api:
-    token: str = field(default="", metadata=meta(SECRET))  # the API is off while empty
+    token: str = field(default="", metadata=meta(SECRET, optional=True))  # API off while empty
 
 
 @dataclass(frozen=True)
 class Telegram:
     enabled: bool = False
     token: str = field(default="", metadata=meta(SECRET))
-    mode: str = "polling"
-    webhook_secret: str = field(default="", metadata=meta(SECRET))
+    mode: str = field(default="polling", metadata=meta(choices=("polling", "webhook")))
+    # required in webhook mode (bot/config/load.py)
+    webhook_secret: str = field(default="", metadata=meta(SECRET, optional=True))
     api_url: str = field(default="https://api.telegram.org", metadata=meta(URL))
     merchant_chat_ids: tuple[int, ...] = ()
 
@@ -88,12 +89,15 @@ class Reconcile:
     """[reconcile]: the poller that confirms payments whose callbacks never came."""
 
     enabled: bool = True  # false: no background jobs (tests); "check status" still works
-    tick: int = field(default=1, metadata=meta(DURATION))
-    batch: int = 200  # payments claimed per tick at most
-    concurrency: int = 64  # checks under way at once (asking, or waiting for their gateway)
-    gateway_concurrency: int = 8  # status queries in flight per gateway
-    lease: int = field(default=120, metadata=meta(DURATION))
-    jitter: float = 0.05  # every interval is stretched or shrunk by up to this share
+    tick: int = field(default=1, metadata=meta(DURATION, low=1))
+    batch: int = field(default=200, metadata=meta(low=1))  # payments claimed per tick at most
+    # checks under way at once (asking, or waiting for their gateway)
+    concurrency: int = field(default=64, metadata=meta(low=1))
+    # status queries in flight per gateway
+    gateway_concurrency: int = field(default=8, metadata=meta(low=1))
+    lease: int = field(default=120, metadata=meta(DURATION, low=1))
+    # every interval is stretched or shrunk by up to this share
+    jitter: float = field(default=0.05, metadata=meta(low=0, high=0.99))
     ussd: tuple[str, ...] = USSD_PUSH
     va: tuple[str, ...] = DEFERRED_PAYMENT
     qris: tuple[str, ...] = DEFERRED_PAYMENT
@@ -102,16 +106,18 @@ class Reconcile:
     reminder_before: int = field(default=3600, metadata=meta(DURATION))
     reminder_min_life: int = field(default=7200, metadata=meta(DURATION))
     no_prompt_after: int = field(default=60, metadata=meta(DURATION))  # USSD push
-    check_min_interval: int = field(default=10, metadata=meta(DURATION))  # per payment
+    check_min_interval: int = field(default=10, metadata=meta(DURATION, low=1))  # per payment
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(RATE_LIMITS))
-    default_rate_limit: int = 60  # per minute, for a gateway not in rate_limits
+    # per minute, for a gateway not in rate_limits
+    default_rate_limit: int = field(default=60, metadata=meta(low=1))
     backoff_max: int = field(default=300, metadata=meta(DURATION))
-    circuit_failures: int = 5  # unknown outcomes in a row that pause a gateway
+    # unknown outcomes in a row that pause a gateway
+    circuit_failures: int = field(default=5, metadata=meta(low=1))
     circuit_open: int = field(default=60, metadata=meta(DURATION))  # doubles up to the max
     circuit_open_max: int = field(default=900, metadata=meta(DURATION))
-    order_sweep: int = field(default=30, metadata=meta(DURATION))
+    order_sweep: int = field(default=30, metadata=meta(DURATION, low=1))
     outage_window: int = field(default=3600, metadata=meta(DURATION))
-    outage_min_paid: int = 3
+    outage_min_paid: int = field(default=3, metadata=meta(low=1))
     outage_alert_every: int = field(default=6 * 3600, metadata=meta(DURATION))
 
     def __post_init__(self) -> None:
@@ -120,8 +126,6 @@ class Reconcile:
                 parse_schedule(getattr(self, kind))
             except ValueError as exc:
                 raise ConfigError(f"reconcile.{kind}", str(exc)) from None
-        if not 0 <= self.jitter < 1:
-            raise ConfigError("reconcile.jitter", "expected a share from 0 up to 1")
-        for name, value in [("tick", self.tick), ("batch", self.batch), ("lease", self.lease)]:
-            if value < 1:
-                raise ConfigError(f"reconcile.{name}", "must be at least 1")
+        for name, limit in self.rate_limits.items():
+            if limit < 1:
+                raise ConfigError(f"reconcile.rate_limits.{name}", "must be at least 1")

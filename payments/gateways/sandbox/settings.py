@@ -22,8 +22,8 @@ class SandboxSettings:
     expiry: int = field(default=24 * 3600, metadata=meta(DURATION))
     auto_pay_after: int = field(default=0, metadata=meta(DURATION))  # 0: pay by hand
     callback_delay: int = field(default=0, metadata=meta(DURATION))
-    drop_share: float = 0.0
-    duplicate_share: float = 0.0
+    drop_share: float = field(default=0.0, metadata=meta(low=0, high=1))
+    duplicate_share: float = field(default=0.0, metadata=meta(low=0, high=1))
 
 
 def check(settings: SandboxSettings, others: Sequence[str]) -> None:
