@@ -127,8 +127,16 @@ def sandbox_settle(config: Config, args: argparse.Namespace) -> int:
 def reconcile_once(config: Config, args: argparse.Namespace) -> int:
     """Ask every gateway about every open payment once; print what changed and who is down.
 
-    Exits 0 when gateways are down: they are listed, and the poller keeps trying.
+    Exits 1 when a gateway could not be asked, so that cron notices; the poller of a running
+    service keeps trying either way.
     """
+    if not args.once:
+        print(
+            "checkout-bot: reconcile asks the gateways once with --once (for cron or by hand); "
+            "`checkout-bot run` reconciles continuously by itself",
+            file=sys.stderr,
+        )
+        return 2
     from functools import partial
 
     import aiohttp
@@ -140,8 +148,7 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
     from payments.reconcile.poller import reconcile_once as once
     from storage.reconcile_repo import reconcile_transaction
 
-    if is_sqlite(config.database.url):
-        upgrade_sync(config.database.url)
+    ready_database(config.database.url)
 
     async def run() -> OnceReport:
         engine = make_engine(config.database.url, pool_size=2)
@@ -154,9 +161,10 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    for line in asyncio.run(run()).lines():
+    report = asyncio.run(run())
+    for line in report.lines():
         print(line)
-    return 0
+    return 1 if report.down else 0
 
 
 def demo_config_path(path: Path) -> Path:
@@ -171,26 +179,46 @@ def demo_config_path(path: Path) -> Path:
 
 def demo(config: Config, args: argparse.Namespace) -> int:
     """A whole checkout in the terminal with the sandbox gateway (bot/demo.py)."""
-    import logging
     import os
 
     from bot.demo import run_demo
+    from bot.logs import quiet
 
     if not args.verbose:
-        logging.getLogger().setLevel(logging.WARNING)  # the chat is the output
+        quiet()  # the chat is the output
     language = args.language or os.environ.get("LANG", "")
     return asyncio.run(
         run_demo(config, auto=args.auto, language=language, stdin=sys.stdin, stdout=sys.stdout)
     )
 
 
+class CommandFailed(Exception):
+    """What went wrong, in one line for the operator: `checkout-bot: ...`, exit 1."""
+
+
+def ready_database(url: str) -> None:
+    """Read-only commands never migrate: a missing or older schema is a line saying what to
+    run instead; an unreachable database is one line too, never a traceback."""
+    from storage.db import TRANSIENT, schema_problem
+
+    try:
+        problem = asyncio.run(schema_problem(url))
+    except TRANSIENT as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommandFailed(f"cannot reach the database at {_safe_url(url)}: {first}") from None
+    if problem is not None:
+        raise CommandFailed(
+            f"the database at {_safe_url(url)}: {problem}; run `checkout-bot db upgrade` "
+            "(or `checkout-bot run`, which does it on SQLite)"
+        )
+
+
 def _read_orders(config: Config, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run one of the API's read queries (bot/api/views.py) against the configured database."""
-    if is_sqlite(config.database.url):
-        upgrade_sync(config.database.url)
+    ready_database(config.database.url)
 
     async def run() -> T:
-        engine = make_engine(config.database.url, pool_size=1)
+        engine = make_engine(config.database.url, pool_size=1, readonly=True)
         try:
             async with make_sessions(engine)() as session:
                 return await query(session)

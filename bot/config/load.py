@@ -24,6 +24,7 @@ from bot.config.sections import (
     Callbacks,
     CatalogSection,
     Database,
+    Logging,
     Reconcile,
     Server,
     Shop,
@@ -44,6 +45,7 @@ class Config:
     payments: Payments = field(default_factory=Payments)
     catalog: CatalogSection = CatalogSection()
     reconcile: Reconcile = Reconcile()
+    logging: Logging = Logging()
     path: Path = Path("config.toml")
 
     def load_catalog(self) -> catalogs.Catalog:

@@ -77,6 +77,21 @@ class WhatsApp:
     merchant_numbers: tuple[str, ...] = ()
 
 
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Logging:
+    """[logging]: how much is logged and in which shape (bot/logs.py)."""
+
+    # our own lines (bot, payments, storage); -v on the command line makes it DEBUG
+    level: str = field(default="INFO", metadata=meta(choices=LOG_LEVELS))
+    # every library's lines (aiohttp, SQLAlchemy, PTB, APScheduler, Alembic); -vv: DEBUG
+    libraries: str = field(default="WARNING", metadata=meta(choices=LOG_LEVELS))
+    # "text": one line per record; "json": one JSON object per line, for a log shipper
+    format: str = field(default="text", metadata=meta(choices=("text", "json")))
+
+
 @dataclass(frozen=True)
 class CatalogSection:
     file: str = ""
