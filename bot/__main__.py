@@ -12,10 +12,10 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import installed_version
 from payments.orders import OrderStatus
 
 if TYPE_CHECKING:
@@ -30,13 +30,6 @@ EXIT_CODES = """exit codes:
   2    usage or configuration error, printed as one line naming the option or the key
   130  interrupted (Ctrl-C)
 """
-
-
-def _version() -> str:
-    try:
-        return version("checkout-bot")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
 
 
 def _common() -> argparse.ArgumentParser:
@@ -100,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="log our lines at DEBUG; -vv also every library's; also after COMMAND",
     )
-    parser.add_argument("--version", action="version", version=f"checkout-bot {_version()}")
+    parser.add_argument(
+        "--version", action="version", version=f"checkout-bot {installed_version()}"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _command(
         sub,

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot import installed_version
 from bot.catalog.spec import load_catalog_file
 from bot.catalog.sync import sync_catalog
 from bot.config import Config
@@ -63,35 +64,34 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def startup_warnings(config: Config) -> list[str]:
-    """What an operator must know before this process faces the internet."""
-    warnings = []
-    if config.payments.sandbox.enabled:
-        warnings.append(
-            "the sandbox gateway is ON: anyone who reaches /sandbox/ can pay its payments "
-            f"({config.server.public_url}/sandbox/); turn it off in [payments.sandbox] "
-            "before customers can reach this server"
-        )
-    if not config.payments.enabled():
-        warnings.append("no payment gateway is enabled: orders can be placed but not paid")
-    return warnings
-
-
 def run(config: Config, args: argparse.Namespace) -> int:
+    """The start-up block (bot/startup.py), then serve until Ctrl-C or SIGTERM; a channel that
+    cannot start is one line and exit 1."""
+    import errno
+
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.channels import ChannelStartFailed
     from bot.server import handler_options
+    from bot.startup import startup_block
 
-    for warning in startup_warnings(config):
-        print(f"checkout-bot: WARNING: {warning}", file=sys.stderr)
-    web.run_app(
-        create_app(config),
-        host=config.server.host,
-        port=config.server.port,
-        **handler_options(config.server.read_timeout),
-        print=lambda text: print(text.replace("http://", f"{config.shop.name}: http://")),
-    )
+    print("\n".join(startup_block(config, installed_version())), flush=True)
+    where = f"http://{config.server.host}:{config.server.port}"
+    try:
+        web.run_app(
+            create_app(config),
+            host=config.server.host,
+            port=config.server.port,
+            **handler_options(config.server.read_timeout),
+            print=lambda _: print(f"serving on {where} (Ctrl-C to stop)", flush=True),
+        )
+    except ChannelStartFailed as exc:
+        raise CommandFailed(str(exc)) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise CommandFailed(f"cannot listen on {where}: {exc.strerror}") from None
     return 0
 
 
