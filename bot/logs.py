@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from bot.config.sections import Logging
 
-OURS: Final = ("bot", "payments", "storage")
+OURS: Final = ("bot", "payments", "storage", "aiohttp.access")  # the access log is ours too
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 JOB: ContextVar[str | None] = ContextVar("job", default=None)
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"
