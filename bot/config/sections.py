@@ -30,7 +30,10 @@ class Shop:
 
 @dataclass(frozen=True)
 class Database:
-    url: str = "sqlite+aiosqlite:///checkout.db"
+    # may hold a password: write it "${CHECKOUT_DATABASE_URL}" (read like a secret)
+    url: str = field(
+        default="sqlite+aiosqlite:///checkout.db", metadata=meta(SECRET, optional=True)
+    )
     pool_size: int = field(default=5, metadata=meta(low=1, high=1000))  # connections per instance
 
 
