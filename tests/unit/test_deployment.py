@@ -104,3 +104,19 @@ def test_env_example_names_every_variable_a_config_or_compose_reads() -> None:
             if f.metadata.get("kind") == SECRET and isinstance(f.default, str):
                 read |= set(ENV_NAME.findall(f.default))
     assert read - named == set(), "add these to .env.example"
+
+
+def test_the_constraints_pin_every_runtime_dependency() -> None:
+    import tomllib
+
+    def name(requirement: str) -> str:
+        return re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {
+        name(r) for r in project["dependencies"] + project["optional-dependencies"]["postgres"]
+    }
+    text = (ROOT / "deploy" / "constraints.txt").read_text()
+    pinned = {name(line) for line in text.splitlines() if "==" in line}
+    assert wanted - pinned == set()
+    assert "phonenumbers" not in pinned  # the lite package: parse, validate, format only
