@@ -16,7 +16,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_log import AccessLogger
 
+from bot.logs import REQUEST_ID
+
 QUIET_WHEN_ACCEPTED = ("/callbacks/", "/telegram/webhook")
+REQUEST_ID_HEADER = "X-Request-Id"  # set on every answer by bot/request_id.py
 
 
 class QuietAccessLogger(AccessLogger):
@@ -27,7 +30,11 @@ class QuietAccessLogger(AccessLogger):
             and not self.logger.isEnabledFor(logging.DEBUG)
         ):
             return
-        super().log(request, response, time)
+        token = REQUEST_ID.set(response.headers.get(REQUEST_ID_HEADER))  # names the request
+        try:
+            super().log(request, response, time)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class MalformedRequests(logging.Filter):

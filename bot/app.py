@@ -27,6 +27,7 @@ from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
 from bot.metrics import healthz
 from bot.notify import worker as notify
+from bot.request_id import request_id
 from bot.runtime import RUNTIME, Runtime, utcnow
 from bot.scheduler import scheduler
 from bot.server import read_body_in_time
@@ -78,6 +79,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
         importlib.import_module(f"bot.channels.{channel}.install").install(app, runtime)
     notify.install(app, runtime)  # the outbox worker, last: it stops first
     app.middlewares.append(read_body_in_time(config.server.read_timeout, MAX_BODY))
+    app.middlewares.insert(0, request_id)  # outermost: every answer carries it
     return app
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot import installed_version
 from bot.catalog.spec import load_catalog_file
 from bot.catalog.sync import sync_catalog
 from bot.config import Config
@@ -63,35 +64,34 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def startup_warnings(config: Config) -> list[str]:
-    """What an operator must know before this process faces the internet."""
-    warnings = []
-    if config.payments.sandbox.enabled:
-        warnings.append(
-            "the sandbox gateway is ON: anyone who reaches /sandbox/ can pay its payments "
-            f"({config.server.public_url}/sandbox/); turn it off in [payments.sandbox] "
-            "before customers can reach this server"
-        )
-    if not config.payments.enabled():
-        warnings.append("no payment gateway is enabled: orders can be placed but not paid")
-    return warnings
-
-
 def run(config: Config, args: argparse.Namespace) -> int:
+    """The start-up block (bot/startup.py), then serve until Ctrl-C or SIGTERM; a channel that
+    cannot start is one line and exit 1."""
+    import errno
+
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.channels import ChannelStartFailed
     from bot.server import handler_options
+    from bot.startup import startup_block
 
-    for warning in startup_warnings(config):
-        print(f"checkout-bot: WARNING: {warning}", file=sys.stderr)
-    web.run_app(
-        create_app(config),
-        host=config.server.host,
-        port=config.server.port,
-        **handler_options(config.server.read_timeout),
-        print=lambda text: print(text.replace("http://", f"{config.shop.name}: http://")),
-    )
+    print("\n".join(startup_block(config, installed_version())), flush=True)
+    where = f"http://{config.server.host}:{config.server.port}"
+    try:
+        web.run_app(
+            create_app(config),
+            host=config.server.host,
+            port=config.server.port,
+            **handler_options(config.server.read_timeout),
+            print=lambda _: print(f"serving on {where} (Ctrl-C to stop)", flush=True),
+        )
+    except ChannelStartFailed as exc:
+        raise CommandFailed(str(exc)) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise CommandFailed(f"cannot listen on {where}: {exc.strerror}") from None
     return 0
 
 
@@ -127,8 +127,16 @@ def sandbox_settle(config: Config, args: argparse.Namespace) -> int:
 def reconcile_once(config: Config, args: argparse.Namespace) -> int:
     """Ask every gateway about every open payment once; print what changed and who is down.
 
-    Exits 0 when gateways are down: they are listed, and the poller keeps trying.
+    Exits 1 when a gateway could not be asked, so that cron notices; the poller of a running
+    service keeps trying either way.
     """
+    if not args.once:
+        print(
+            "checkout-bot: reconcile asks the gateways once with --once (for cron or by hand); "
+            "`checkout-bot run` reconciles continuously by itself",
+            file=sys.stderr,
+        )
+        return 2
     from functools import partial
 
     import aiohttp
@@ -140,8 +148,7 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
     from payments.reconcile.poller import reconcile_once as once
     from storage.reconcile_repo import reconcile_transaction
 
-    if is_sqlite(config.database.url):
-        upgrade_sync(config.database.url)
+    ready_database(config.database.url)
 
     async def run() -> OnceReport:
         engine = make_engine(config.database.url, pool_size=2)
@@ -154,9 +161,10 @@ def reconcile_once(config: Config, args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    for line in asyncio.run(run()).lines():
+    report = asyncio.run(run())
+    for line in report.lines():
         print(line)
-    return 0
+    return 1 if report.down else 0
 
 
 def demo_config_path(path: Path) -> Path:
@@ -171,26 +179,46 @@ def demo_config_path(path: Path) -> Path:
 
 def demo(config: Config, args: argparse.Namespace) -> int:
     """A whole checkout in the terminal with the sandbox gateway (bot/demo.py)."""
-    import logging
     import os
 
     from bot.demo import run_demo
+    from bot.logs import quiet
 
     if not args.verbose:
-        logging.getLogger().setLevel(logging.WARNING)  # the chat is the output
+        quiet()  # the chat is the output
     language = args.language or os.environ.get("LANG", "")
     return asyncio.run(
         run_demo(config, auto=args.auto, language=language, stdin=sys.stdin, stdout=sys.stdout)
     )
 
 
+class CommandFailed(Exception):
+    """What went wrong, in one line for the operator: `checkout-bot: ...`, exit 1."""
+
+
+def ready_database(url: str) -> None:
+    """Read-only commands never migrate: a missing or older schema is a line saying what to
+    run instead; an unreachable database is one line too, never a traceback."""
+    from storage.db import TRANSIENT, schema_problem
+
+    try:
+        problem = asyncio.run(schema_problem(url))
+    except TRANSIENT as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommandFailed(f"cannot reach the database at {_safe_url(url)}: {first}") from None
+    if problem is not None:
+        raise CommandFailed(
+            f"the database at {_safe_url(url)}: {problem}; run `checkout-bot db upgrade` "
+            "(or `checkout-bot run`, which does it on SQLite)"
+        )
+
+
 def _read_orders(config: Config, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run one of the API's read queries (bot/api/views.py) against the configured database."""
-    if is_sqlite(config.database.url):
-        upgrade_sync(config.database.url)
+    ready_database(config.database.url)
 
     async def run() -> T:
-        engine = make_engine(config.database.url, pool_size=1)
+        engine = make_engine(config.database.url, pool_size=1, readonly=True)
         try:
             async with make_sessions(engine)() as session:
                 return await query(session)

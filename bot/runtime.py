@@ -23,6 +23,7 @@ from bot.config import Config
 from bot.instruments import Metrics
 from bot.notify.sender import Sender
 from bot.policy import policy
+from bot.startup import callback_url
 from payments.attempts import cancel_at_gateways, start_payment
 from payments.base import Gateway, MethodId
 from payments.batcher import ApplyBatcher, PaymentFinder
@@ -93,7 +94,7 @@ class Runtime:
         return self.jobs is not None and self.jobs.running
 
     def callback_url(self, gateway: str) -> str:
-        return f"{self.config.server.public_url}/callbacks/{gateway}"
+        return callback_url(self.config, gateway)
 
     async def start_payment(self, order_code: str, method: MethodId) -> PaymentRow:
         """Start (or reuse) a payment attempt with an enabled method of this shop."""

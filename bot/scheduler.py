@@ -21,6 +21,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config
+from bot.logs import JOB
 from bot.metrics import on_status_query
 from bot.policy import policy, throttle
 from bot.runtime import RUNTIME, shop_rules
@@ -36,10 +37,13 @@ from payments.reconcile.poller import (
 from payments.reconcile.ports import ReconcileUnitOfWork
 from payments.reconcile.sweeps import OutageRules, alert_missing_callbacks, expire_orders
 from payments.status_query import Observe
+from storage.db import Sessions
+from storage.idempotency_repo import delete_expired_keys
 from storage.reconcile_repo import reconcile_transaction
 
 log = logging.getLogger(__name__)
 OUTAGE_CHECK_EVERY = 60  # seconds
+IDEMPOTENCY_SWEEP_EVERY = 3600  # seconds; keys live a day (storage/idempotency_repo.py)
 Job = Callable[[], Awaitable[object]]
 
 
@@ -90,7 +94,7 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     runtime.customer_back = partial(check_customer_soon, ctx)
     jobs = _Jobs()
     if runtime.config.reconcile.enabled:
-        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url)
+        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url, sessions)
     try:
         yield
     finally:
@@ -133,6 +137,7 @@ class _Jobs:
         async def run() -> None:
             if self.closing:
                 return
+            JOB.set(name)  # in this job's own task: its log lines name it
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
@@ -151,8 +156,18 @@ class _Jobs:
             await asyncio.gather(*self._running, return_exceptions=True)
 
 
+async def _sweep_keys(sessions: Sessions, clock: Callable[[], datetime]) -> None:
+    deleted = await delete_expired_keys(sessions, clock())
+    if deleted:
+        log.info("idempotency: deleted %d keys older than a day", deleted)
+
+
 def _start(
-    config: Config, reconciler: Reconciler, jobs: _Jobs, callback_url: Callable[[str], str]
+    config: Config,
+    reconciler: Reconciler,
+    jobs: _Jobs,
+    callback_url: Callable[[str], str],
+    sessions: Sessions,
 ) -> AsyncIOScheduler:
     cfg = config.reconcile
     ctx = reconciler.ctx
@@ -171,6 +186,7 @@ def _start(
             lambda: alert_missing_callbacks(ctx, callback_url, outage),
             OUTAGE_CHECK_EVERY,
         ),
+        ("idempotency_keys", partial(_sweep_keys, sessions, ctx.clock), IDEMPOTENCY_SWEEP_EVERY),
     ]
     for name, work, seconds in plan:
         scheduled.add_job(
@@ -178,6 +194,7 @@ def _start(
             "interval",
             seconds=seconds,
             id=name,
+            name=name,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,

@@ -139,3 +139,34 @@ def upgrade_sync(url: str, revision: str = "head") -> None:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade_sync, url, revision)
+
+
+async def schema_problem(url: str) -> str | None:
+    """Why a command that only reads cannot use this database as it is, or None.
+
+    It neither creates an SQLite file nor migrates: that is `db upgrade`'s (and `run`'s)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:" and not await asyncio.to_thread(_exists, database):
+            return "there is no database file yet"
+    engine = make_engine(url, pool_size=1, readonly=True)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    if current is None:
+        return "its schema is not set up yet"
+    if current != head:
+        return f"its schema is at revision {current}, this version needs {head}"
+    return None
+
+
+def _exists(path: str) -> bool:
+    return Path(path).exists()

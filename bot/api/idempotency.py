@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.errors import ApiError
 from storage.db import Sessions, transaction
+from storage.idempotency_repo import KEEP_KEYS
 from storage.models import IdempotencyKey
 
-TTL: Final = timedelta(hours=24)
+TTL: Final = KEEP_KEYS  # then deleted by the scheduler's sweep (storage/idempotency_repo.py)
 STALE: Final = timedelta(seconds=60)
 
 

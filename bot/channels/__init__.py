@@ -13,7 +13,7 @@ from typing import Final
 
 from payments.ports import Channel
 
-__all__ = ["CHANNELS", "Channel"]
+__all__ = ["CHANNELS", "WEBHOOK_PATHS", "Channel", "ChannelStartFailed"]
 
 
 # The channels with code, one line each: bot/channels/<name>/install.py.
@@ -22,3 +22,14 @@ CHANNELS: Final[tuple[Channel, ...]] = (
     Channel.TELEGRAM,
     Channel.CONSOLE,
 )
+
+# Where each channel's platform delivers updates, for the start-up block (bot/startup.py).
+WEBHOOK_PATHS: Final[dict[Channel, str]] = {
+    Channel.TELEGRAM: "/telegram/webhook",
+    Channel.WHATSAPP: "/whatsapp/webhook",
+}
+
+
+class ChannelStartFailed(RuntimeError):
+    """A channel could not start (a refused token, its API unreachable): `checkout-bot run`
+    prints this one line and exits 1. Its text never holds a secret."""

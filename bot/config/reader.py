@@ -74,11 +74,16 @@ def check_url(value: str, key: str) -> str:
 
 
 def build(cls: type[T], table: Mapping[str, Any], path: str, env: Mapping[str, str]) -> T:
-    """Make a `cls` from a TOML table, checking every key and type."""
+    """Make a `cls` from a TOML table, checking every key and type.
+
+    A field the table leaves out gets its default read exactly as if it were written there:
+    a default `"${ENV}"` is taken from the environment, a section left out is built from its
+    defaults, and an enabled section's secrets are required whether written or not."""
     if not isinstance(table, Mapping):
         raise ConfigError(path, f"expected a table, got {type(table).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    if table.get("enabled") is False:
+    enabled = _is_enabled(fields, table)
+    if enabled is False:
         env = _DISABLED  # a switched-off section may name secrets that are not set
     for key in table:
         if key not in fields:
@@ -88,12 +93,58 @@ def build(cls: type[T], table: Mapping[str, Any], path: str, env: Mapping[str, s
     values: dict[str, Any] = {}
     for name, fld in fields.items():
         key = _join(path, name)
+        kind = fld.metadata.get("kind")
         if name in table:
-            kind = fld.metadata.get("kind")
             values[name] = _convert(hints[name], table[name], key, kind, env)
+        elif dataclasses.is_dataclass(hints[name]):
+            values[name] = build(hints[name], {}, key, env)
+        elif isinstance(fld.default, str) and kind in (SECRET, URL):
+            values[name] = _convert(hints[name], fld.default, key, kind, env)
         elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
             raise ConfigError(key, "missing")
+        if name in values:
+            _check_bounds(values[name], key, fld.metadata)
+    if enabled:
+        _require_secrets(fields, values, table, path)
     return cls(**values)
+
+
+def _is_enabled(
+    fields: Mapping[str, dataclasses.Field[Any]], table: Mapping[str, Any]
+) -> bool | None:
+    """None for a section without an `enabled` switch."""
+    if "enabled" not in fields:
+        return None
+    return table.get("enabled", fields["enabled"].default) is True
+
+
+def _require_secrets(
+    fields: Mapping[str, dataclasses.Field[Any]],
+    values: Mapping[str, Any],
+    table: Mapping[str, Any],
+    path: str,
+) -> None:
+    """Every secret an enabled section declares (a SECRET field not marked optional)."""
+    for name, fld in fields.items():
+        if fld.metadata.get("kind") != SECRET or fld.metadata.get("optional"):
+            continue
+        value = values.get(name, fld.default)
+        if not isinstance(value, str) or not value.strip():
+            written = table.get(name, fld.default)
+            source = _ENV_RE.search(written) if isinstance(written, str) else None
+            hint = f" (environment variable {source.group(1)} is empty)" if source else ""
+            raise ConfigError(_join(path, name), f"required when {path} is enabled{hint}")
+
+
+def _check_bounds(value: Any, key: str, metadata: Mapping[str, Any]) -> None:
+    low, high, choices = metadata.get("low"), metadata.get("high"), metadata.get("choices")
+    unit = "s" if metadata.get("kind") == DURATION else ""
+    if low is not None and value < low:
+        raise ConfigError(key, f"must be at least {low:g}{unit}")
+    if high is not None and value > high:
+        raise ConfigError(key, f"must be at most {high:g}{unit}")
+    if choices and value not in choices:
+        raise ConfigError(key, "expected one of " + ", ".join(repr(c) for c in choices))
 
 
 class _Unset(dict[str, str]):

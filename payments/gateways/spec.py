@@ -13,7 +13,7 @@ bytes` method (payments/callbacks/route.py); without one the route's default bod
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -28,8 +28,25 @@ SECRET: Final = "secret"  # may be "${ENV_NAME}" or "${ENV_NAME:-default}"
 ANY_CURRENCY: Final = frozenset[str]()  # the method takes whatever the shop sells in
 
 
-def meta(kind: str) -> dict[str, str]:
-    return {"kind": kind}
+def meta(
+    kind: str | None = None,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+    optional: bool = False,
+) -> dict[str, Any]:
+    """A field's kind and the bounds the config reader holds it to, so that a section states
+    its own rules: `low`/`high` for numbers (durations in seconds), `choices` for words.
+    A SECRET is required whenever its section is enabled, unless `optional`."""
+    found: dict[str, Any] = {"kind": kind, "low": low, "high": high, "choices": choices}
+    found["optional"] = optional
+    return found
+
+
+def secret_keys(settings: type[Any]) -> list[str]:
+    """The fields of a settings dataclass that hold secrets, required or not."""
+    return [f.name for f in fields(settings) if f.metadata.get("kind") == SECRET]
 
 
 class SettingsError(ValueError):

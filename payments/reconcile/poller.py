@@ -194,6 +194,16 @@ class OnceReport:
     def changed(self) -> list[Checked]:
         return [c for c in self.checked if c.changed]
 
+    @property
+    def tried(self) -> int:
+        """Every open payment this pass meant to ask about, answered or not."""
+        return len(self.checked) + sum(self.skipped.values())
+
+    @property
+    def failed(self) -> int:
+        """Payments whose gateway gave no answer, or was not asked for being down."""
+        return sum(1 for c in self.checked if not c.asked) + sum(self.skipped.values())
+
     def lines(self) -> list[str]:
         """A table of what changed, then who is down."""
         rows = [("REFERENCE", "METHOD", "BEFORE", "AFTER")]
@@ -201,8 +211,10 @@ class OnceReport:
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         table = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
         lines = [line.rstrip() for line in table] if self.changed else ["nothing changed"]
-        asked = sum(1 for c in self.checked if c.asked)
-        lines.append(f"asked about {asked} open payments: {len(self.changed)} changed")
+        lines.append(
+            f"asked about {self.tried} open payments: {len(self.changed)} changed, "
+            f"{self.failed} failed"
+        )
         for gateway, why in sorted(self.down.items()):
             skipped = self.skipped.get(gateway, 0)
             lines.append(f"gateway {gateway} is down ({why}); {skipped} payments not asked")

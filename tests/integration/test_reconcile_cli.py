@@ -50,7 +50,7 @@ async def reconcile_once(config: Path) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_reconcile_once_lists_a_gateway_that_is_down_and_exits_0(
+async def test_reconcile_once_counts_a_gateway_that_is_down_as_failed_and_exits_1(
     tmp_path: Path, db_url: str, uow: UnitOfWork, shop: Shop, customer_id: int
 ) -> None:
     code = await new_order(uow, shop, customer_id, now=NOW)
@@ -59,8 +59,9 @@ async def test_reconcile_once_lists_a_gateway_that_is_down_and_exits_0(
         await begin_attempt(store, code, method, expiry=timedelta(hours=2), now=NOW)
     nobody_listens = free_port()
     status, out, err = await reconcile_once(config_file(tmp_path, db_url, nobody_listens))
-    assert status == 0, err
+    assert status == 1, err
     assert "nothing changed" in out
+    assert "asked about 1 open payments: 0 changed, 1 failed" in out
     assert "gateway sandbox is down" in out and "Traceback" not in err
 
 
@@ -76,6 +77,7 @@ async def test_reconcile_once_confirms_what_was_paid_and_prints_the_change(
     assert status == 0, err
     assert re.search(rf"\n{paid.reference} +sandbox:qris +pending +paid\n", out), out
     assert open_.reference not in out
-    assert "asked about 2 open payments: 1 changed" in out
+    assert "asked about 2 open payments: 1 changed, 0 failed" in out
+    assert "alembic" not in err.lower()  # no migration: the schema was there
     assert await h.rows(select(Payment.status).order_by(Payment.id)) == [("paid",), ("pending",)]
     assert await h.outbox() == ["order_paid", "payment_paid"]

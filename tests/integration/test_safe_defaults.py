@@ -63,13 +63,17 @@ async def test_run_warns_at_start_up_while_the_sandbox_is_on(tmp_path: Path) -> 
         "--config",
         str(tmp_path / "config.toml"),
         "run",
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
-        assert process.stderr is not None
-        line = await asyncio.wait_for(process.stderr.readline(), 60)
-        assert b"WARNING" in line and b"sandbox gateway is ON" in line
+        assert process.stdout is not None
+        lines: list[bytes] = []
+        while not lines or not lines[-1].startswith(b"serving on"):
+            lines.append(await asyncio.wait_for(process.stdout.readline(), 60))
+            assert lines[-1], lines
+        warnings = [line for line in lines if line.startswith(b"    ! ")]
+        assert b"sandbox gateway is ON" in warnings[0]
     finally:
         process.terminate()
         await process.wait()

@@ -29,6 +29,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.channels import WEBHOOK_PATHS, Channel, ChannelStartFailed
 from bot.channels.telegram.inbound import tapped_message, to_inbound
 from bot.channels.telegram.lean import LeanBotAPI
 from bot.channels.telegram.render import TelegramRenderer
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-WEBHOOK_PATH: Final = "/telegram/webhook"
+WEBHOOK_PATH: Final = WEBHOOK_PATHS[Channel.TELEGRAM]
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES: Final = ["message", "callback_query"]
 # The rate limiter keeps the per-group pace (20 a minute) and waits out 429s. Its overall
@@ -167,9 +168,11 @@ class TelegramChannel:
         except TelegramError as exc:  # PTB's InvalidToken message quotes the token
             for request in requests:
                 await request.shutdown()
-            reason = "telegram.token was refused" if isinstance(exc, InvalidToken) else str(exc)
+            api = self.settings.api_url
+            refused = f"telegram.token was refused by {api}"
+            reason = refused if isinstance(exc, InvalidToken) else f"{api}: {exc}"
             reason = reason.replace(self.settings.token, "<token>")
-            raise RuntimeError(f"telegram: cannot start the bot: {reason}") from None
+            raise ChannelStartFailed(f"telegram: cannot start the bot: {reason}") from None
         self.renderer = TelegramRenderer(ptb.bot, LeanBotAPI(requests[0], ptb.bot.base_url))
         await ptb.start()
         self.ptb = ptb

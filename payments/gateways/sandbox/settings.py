@@ -16,14 +16,18 @@ class SandboxSettings:
     tests do that themselves), and never quietly next to a real gateway."""
 
     enabled: bool = False
+    # true: may be offered next to a real gateway (and pays for free there too)
     allow_with_real_gateways: bool = False
     methods: tuple[str, ...] = ("va:bca", "qris", "link", "ussd")
     secret: str = field(default="", metadata=meta(SECRET))  # signs its callbacks: required
     expiry: int = field(default=24 * 3600, metadata=meta(DURATION))
     auto_pay_after: int = field(default=0, metadata=meta(DURATION))  # 0: pay by hand
+    # how long after paying its callback is sent
     callback_delay: int = field(default=0, metadata=meta(DURATION))
-    drop_share: float = 0.0
-    duplicate_share: float = 0.0
+    # share of callbacks it "loses", to watch the poller confirm them
+    drop_share: float = field(default=0.0, metadata=meta(low=0, high=1))
+    # share of callbacks it sends twice
+    duplicate_share: float = field(default=0.0, metadata=meta(low=0, high=1))
 
 
 def check(settings: SandboxSettings, others: Sequence[str]) -> None:
