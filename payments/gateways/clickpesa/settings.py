@@ -17,7 +17,9 @@ class ClickPesaSettings:
     client_id: str = field(default="${CLICKPESA_CLIENT_ID}", metadata=meta(SECRET))
     api_key: str = field(default="${CLICKPESA_API_KEY}", metadata=meta(SECRET))
     # Empty while the account's checksum setting is off; then callbacks are only claims.
-    checksum_key: str = field(default="${CLICKPESA_CHECKSUM_KEY:-}", metadata=meta(SECRET))
+    checksum_key: str = field(
+        default="${CLICKPESA_CHECKSUM_KEY:-}", metadata=meta(SECRET, optional=True)
+    )
     methods: tuple[str, ...] = ("ussd",)
     # A prompt nobody answers ends FAILED within minutes; this is our own last word.
     expiry: int = field(default=10 * 60, metadata=meta(DURATION))
