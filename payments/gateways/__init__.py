@@ -25,4 +25,5 @@ GATEWAYS: Final[Mapping[str, GatewaySpec[Any]]] = _registry(
     "payments.gateways.ipaymu",
     "payments.gateways.xendit",
     "payments.gateways.stripe",
+    "payments.gateways.mpesa",
 )
