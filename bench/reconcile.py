@@ -8,9 +8,12 @@ the lifecycle core); the clock jumps from one tick (whole second) to the next on
 Medians of the runs are printed; the bars are DESIGN.md section 7.
 
     python bench/reconcile.py [--per-method 60] [--runs 3] [--seed 1] [--pg URL] [--xendit]
+                              [--mpesa]
 
 --xendit: VA, QRIS and link payments are Xendit's, each query through its adapter over HTTP
 to its fake (bench/reconcile_xendit.py); USSD stays on the simulated gateway.
+--mpesa: USSD pushes are M-Pesa's, each STK query through its adapter over HTTP to its fake
+(bench/reconcile_mpesa.py).
 
 --pg URL also measures the tick on PostgreSQL: a scratch database, its tables are dropped.
 """
@@ -31,6 +34,7 @@ from random import Random
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.reconcile_mpesa import METHODS as MPESA_METHODS
 from bench.reconcile_sim import KINDS, METHODS, Arrival, Seen, arrivals, simulate
 from bench.reconcile_tick import tick_cost
 from bench.reconcile_xendit import METHODS as XENDIT_METHODS
@@ -129,9 +133,12 @@ def _show(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def print_method(kind: str, rows: dict[str, dict[str, float]], xendit: bool = False) -> None:
+def print_method(
+    kind: str, rows: dict[str, dict[str, float]], xendit: bool = False, mpesa: bool = False
+) -> None:
     columns = list(next(iter(rows.values())))
-    label = (METHODS | (XENDIT_METHODS if xendit else {})).get(kind)
+    theirs = (XENDIT_METHODS if xendit else {}) | (MPESA_METHODS if mpesa else {})
+    label = (METHODS | theirs).get(kind)
     print(f"\n{kind} ({label or 'the three pooled: one schedule'})")
     print(f"  {'strategy':26}" + "".join(f"{c:>14}" for c in columns))
     for name, values in rows.items():
@@ -158,6 +165,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--xendit", action="store_true", help="VA/QRIS/link through Xendit")
+    parser.add_argument("--mpesa", action="store_true", help="USSD pushes through M-Pesa")
     parser.add_argument(
         "--pg", default="", help="also time the tick on this scratch PostgreSQL database"
     )
@@ -178,7 +186,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     started = time.perf_counter()
     simulated = await asyncio.gather(
         *(
-            simulate(urls[n], plan, args.seed + n, xendit=args.xendit)
+            simulate(urls[n], plan, args.seed + n, xendit=args.xendit, mpesa=args.mpesa)
             for n, plan in enumerate(plans)
         )
     )
@@ -197,7 +205,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         f"Every callback lost; {args.per_method} payments per method; medians of {args.runs} runs"
     )
     for kind in groups:
-        print_method(kind, table[kind], args.xendit)
+        print_method(kind, table[kind], args.xendit, args.mpesa)
     print("\nbars (DESIGN.md section 7), poller:")
     for name, value, bar, ok in bars({k: table[k]["poller"] for k in groups}):
         print(f"  {'ok    ' if ok else 'MISSED'} {name:56} {_show(value):>8}  (bar {bar})")

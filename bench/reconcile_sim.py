@@ -15,6 +15,8 @@ from typing import ClassVar
 
 from sqlalchemy import select, update
 
+from bench.reconcile_mpesa import METHODS as MPESA_METHODS
+from bench.reconcile_mpesa import MpesaSim
 from bench.reconcile_xendit import METHODS as XENDIT_METHODS
 from bench.reconcile_xendit import XenditSim
 from bot.catalog.spec import parse_catalog
@@ -153,20 +155,25 @@ class Seen:
 
 
 async def simulate(
-    url: str, plan: list[Arrival], seed: int, *, xendit: bool = False
+    url: str, plan: list[Arrival], seed: int, *, xendit: bool = False, mpesa: bool = False
 ) -> list[Seen]:
     """The app's poller over `plan`, on a migrated database. With `xendit`, VA, QRIS and link
-    payments are Xendit's, asked through its adapter and fake (bench/reconcile_xendit.py)."""
+    payments are Xendit's, asked through its adapter and fake (bench/reconcile_xendit.py);
+    with `mpesa`, USSD pushes are M-Pesa's (bench/reconcile_mpesa.py)."""
     engine = make_engine(url)
     sessions = make_sessions(engine)
     clock = SimClock()
     gateway = SimGateway(clock)
     sim = XenditSim(clock, LIFE) if xendit else None
-    gateways: dict[str, SimGateway | XenditSim] = {"sandbox": gateway}
+    msim = MpesaSim(clock, LIFE) if mpesa else None
+    gateways: dict[str, SimGateway | XenditSim | MpesaSim] = {"sandbox": gateway}
     if sim is not None:
         await sim.start()
         gateways["xendit"] = sim
-    methods = METHODS | (XENDIT_METHODS if xendit else {})
+    if msim is not None:
+        await msim.start()
+        gateways["mpesa"] = msim
+    methods = METHODS | (XENDIT_METHODS if xendit else {}) | (MPESA_METHODS if mpesa else {})
     ctx = make_context(
         Config(),
         lambda: reconcile_transaction(sessions),
@@ -192,19 +199,21 @@ async def simulate(
                 reference = await _create(sessions, customer, method, ctx)
                 owner = gateways[MethodId.parse(method).gateway]
                 owner.plan(reference, clock.now, arrival.paid_after)
-                if sim is not None and owner is sim:
-                    await _create_at_xendit(sessions, sim, reference, method)
+                if owner is sim or owner is msim:
+                    await _create_at_xendit(sessions, owner, reference, method)  # type: ignore[arg-type]
                 made[reference] = arrival
             elif tick is not None:
                 clock.now = last_tick = tick
                 await poller.run_due()
             else:
-                return await _seen(sessions, made, [gateway, *([sim] if sim else [])])
+                sims = [s for s in (sim, msim) if s is not None]
+                return await _seen(sessions, made, [gateway, *sims])
     finally:
         await poller.close()
         await engine.dispose()
-        if sim is not None:
-            await sim.close()
+        for each in (sim, msim):
+            if each is not None:
+                await each.close()
 
 
 def _next_tick(when: datetime) -> datetime:
@@ -243,9 +252,9 @@ async def _create(sessions: Sessions, customer: int, method_id: str, ctx: Reconc
 
 
 async def _create_at_xendit(
-    sessions: Sessions, sim: XenditSim, reference: str, method: str
+    sessions: Sessions, sim: XenditSim | MpesaSim, reference: str, method: str
 ) -> None:
-    """The payment at Xendit's fake, its id kept on the row as the app keeps it."""
+    """The payment at Xendit's (or M-Pesa's) fake, its id kept on the row as the app keeps it."""
     async with transaction(sessions) as session:
         amount = await session.scalar(select(Payment.amount).where(Payment.reference == reference))
     external_id = await sim.create(reference, method, int(amount or 0))
@@ -256,7 +265,9 @@ async def _create_at_xendit(
 
 
 async def _seen(
-    sessions: Sessions, made: dict[str, Arrival], gateways: list[SimGateway | XenditSim]
+    sessions: Sessions,
+    made: dict[str, Arrival],
+    gateways: list[SimGateway | XenditSim | MpesaSim],
 ) -> list[Seen]:
     async with transaction(sessions) as session:
         rows = await session.execute(
