@@ -1,4 +1,5 @@
-"""M-Pesa Daraja STK push: adapter.py, wire.py (bodies, token, phone), settings.py."""
+"""M-Pesa Daraja STK push: adapter.py, client.py (OAuth, HTTP), wire.py (bodies, token, phone),
+settings.py."""
 
 from __future__ import annotations
 

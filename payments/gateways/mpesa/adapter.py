@@ -12,7 +12,6 @@ on the USSD schedule either way.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -39,9 +38,9 @@ from payments.base import (
     PaymentResult,
     PaymentStatus,
 )
-from payments.gateways.http import retry_after
 from payments.gateways.mpesa import wire
-from payments.gateways.parsing import json_object, json_object_or_none, text_field
+from payments.gateways.mpesa.client import DarajaClient
+from payments.gateways.parsing import json_object, text_field
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -61,7 +60,7 @@ STATUS_MAP: Final[Mapping[str, PaymentStatus]] = {
     "9999": S.FAILED,
     "17": S.FAILED,
 }
-# Why, in words a customer reads (the chat translates them through bot/texts).
+# Why, in words a customer reads: kept as the payment's reason (PaymentResult.reason).
 REASONS: Final[Mapping[str, str]] = {
     "1032": "you cancelled the prompt",
     "1037": "the phone could not be reached",
@@ -73,13 +72,6 @@ REASONS: Final[Mapping[str, str]] = {
     "9999": "the prompt could not be sent",
     "17": "an M-Pesa limit was reached",
 }
-# The STK query's error answers while the prompt is still open on the phone. The exact code is
-# UNCONFIRMED; the wording is what guides and SDKs show. It says nothing about the customer
-# having acted, so it reads as pending and the poller asks again on the USSD schedule.
-STILL_OPEN_CODES: Final = frozenset({"500.001.1001"})
-STILL_OPEN_WORDS: Final = "being processed"
-BAD_TOKEN_CODE: Final = "404.001.04"  # "Invalid Access Token" (UNCONFIRMED HTTP status)
-TOKEN_MARGIN: Final = 300.0  # seconds before its expiry that a cached token is replaced
 PUSH_MEMORY: Final = 900.0  # seconds a push's answer is kept for a retry of its reference
 ACCEPTED: Final = json.dumps({"ResultCode": 0, "ResultDesc": "Accepted"}).encode()
 REFUSED: Final = json.dumps({"ResultCode": 1, "ResultDesc": "Rejected"}).encode()
@@ -123,15 +115,17 @@ class MpesaGateway:
         self._shortcode, self._passkey, self._clock = shortcode, passkey, clock
         self._type = wire.TRANSACTION_TYPES[transaction_type]
         self._party_b = till_number if transaction_type == "till" else shortcode
-        basic = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
-        self._basic = "Basic " + basic
-        self._secrets = tuple(s for s in (consumer_key, consumer_secret, passkey) if s)
+        self._daraja = DarajaClient(
+            http,
+            base_url=base_url,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            timeout=timeout,
+            secrets=(passkey,),
+        )
         # The callback tokens' key: from the consumer secret, so no setting of its own.
         self._key = hmac.new(consumer_secret.encode(), wire.TOKEN_LABEL, hashlib.sha256).digest()
         self._timeout_s = timeout
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._token: tuple[str, float] | None = None  # access token, monotonic expiry
-        self._token_lock = asyncio.Lock()
         self._pushes: dict[str, tuple[asyncio.Task[PaymentResult], float]] = {}
 
     def __repr__(self) -> str:  # the default one would show the secrets in tracebacks
@@ -173,8 +167,8 @@ class MpesaGateway:
             "Timestamp": stamp,
             "CheckoutRequestID": ref.external_id,
         }
-        code, data = await self._request("/mpesa/stkpushquery/v1/query", body, query=True)
-        if code != 200:  # one of the still-open answers (_request let it through)
+        code, data = await self._daraja.post("/mpesa/stkpushquery/v1/query", body, query=True)
+        if code != 200:  # one of the still-open answers (post let it through)
             raw = text_field(data.get("errorCode")) or str(code)
             return PaymentResult(None, ref.external_id, S.PENDING, raw_status=raw, raw=data)
         return self._result(data, GatewayUnavailable)
@@ -241,10 +235,10 @@ class MpesaGateway:
     async def _push(self, body: dict[str, Any]) -> PaymentResult:
         """One push; it may outlive the caller's wait (create_payment) by a few timeouts."""
         reference = str(body["AccountReference"])
-        _, data = await self._request("/mpesa/stkpush/v1/processrequest", body, patience=3)
+        _, data = await self._daraja.post("/mpesa/stkpush/v1/processrequest", body, patience=3)
         if text_field(data.get("ResponseCode")) != "0":
             text = str(data.get("ResponseDescription", ""))[:120]
-            raise GatewayRejected(self.name, f"stk push refused: {self._scrub(text)}")
+            raise GatewayRejected(self.name, f"stk push refused: {self._daraja.scrub(text)}")
         checkout_id = text_field(data.get("CheckoutRequestID"), blank_is_none=True)
         if checkout_id is None:
             raise GatewayUnavailable(self.name, "stk push: answer without CheckoutRequestID")
@@ -283,88 +277,6 @@ class MpesaGateway:
             raw=data,
         )
 
-    async def _access_token(self) -> str:
-        """One token for every request until shortly before it expires; one fetch at a time."""
-        async with self._token_lock:
-            cached = self._token
-            if cached is not None and time.monotonic() < cached[1]:
-                return cached[0]
-            path = "/oauth/v1/generate?grant_type=client_credentials"
-            _, data = await self._call("GET", path, None, self._basic, self._timeout)
-            token = text_field(data.get("access_token"), blank_is_none=True)
-            if token is None:
-                raise GatewayUnavailable(self.name, "oauth: answer without access_token")
-            life = _seconds(data.get("expires_in"))
-            self._token = token, time.monotonic() + max(life - TOKEN_MARGIN, life / 2)
-            return token
-
-    async def _request(
-        self, path: str, body: Mapping[str, Any], *, query: bool = False, patience: int = 1
-    ) -> tuple[int, dict[str, Any]]:
-        """A call with the cached token; on Daraja's "invalid token", one more with a new
-        token. A query's still-open answer comes back as its status code, not an error."""
-        limit = aiohttp.ClientTimeout(total=self._timeout_s * patience)
-        token = await self._access_token()
-        try:
-            return await self._call("POST", path, body, f"Bearer {token}", limit, query)
-        except _StaleToken:
-            token = await self._fresh_token(token)
-            return await self._call("POST", path, body, f"Bearer {token}", limit, query)
-
-    async def _fresh_token(self, stale: str) -> str:
-        """A new token, unless another request has replaced the stale one meanwhile."""
-        if self._token is not None and self._token[0] != stale:
-            return self._token[0]
-        self._token = None
-        return await self._access_token()
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        auth: str,
-        limit: aiohttp.ClientTimeout,
-        query: bool = False,
-    ) -> tuple[int, dict[str, Any]]:
-        """One HTTP exchange. Transport trouble and error codes become our errors."""
-        what = f"{method} {path.split('?')[0]}"
-        headers = {"Authorization": auth, "Accept": "application/json"}
-        try:
-            async with self._http.request(
-                method, self._base + path, json=body, headers=headers, timeout=limit
-            ) as resp:
-                raw, code = await resp.read(), resp.status
-                retry = resp.headers.get("Retry-After", "")
-        except (TimeoutError, aiohttp.ClientError) as exc:  # not chained: aiohttp keeps headers
-            raise GatewayUnavailable(self.name, f"{what}: {type(exc).__name__}") from None
-        data = json_object_or_none(raw) or {}
-        error = text_field(data.get("errorCode")) or ""
-        if query and code != 200 and _still_open(error, data):
-            return code, data
-        if auth.startswith("Bearer") and (code == 401 or error == BAD_TOKEN_CODE):
-            raise _StaleToken(self.name, what)
-        if code == 429 or code >= 500:
-            raise GatewayUnavailable(self.name, f"{what}: {code} {error}", retry_after(retry))
-        if code >= 400:
-            text = f"{error} {data.get('errorMessage', '')}"[:200]
-            raise GatewayRejected(self.name, f"{what}: {code} {self._scrub(text)}")
-        return code, data
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-
-class _StaleToken(GatewayUnavailable):
-    """Daraja refused our cached access token: fetch another and ask once more."""
-
-
-def _still_open(error: str, data: Mapping[str, Any]) -> bool:
-    words = str(data.get("errorMessage", "")).lower()
-    return error in STILL_OPEN_CODES or STILL_OPEN_WORDS in words
-
 
 def _worth_retrying(task: asyncio.Task[PaymentResult]) -> bool:
     """A push that ended without an answer (429, 5xx, transport) may be sent again."""
@@ -375,12 +287,3 @@ def _retrieve(task: asyncio.Task[PaymentResult]) -> None:
     """Mark a push's error as seen: its caller may have stopped waiting for it."""
     if not task.cancelled():
         task.exception()
-
-
-def _seconds(value: object) -> float:
-    """expires_in, which Daraja sends as a string ("3599"); an hour when unreadable."""
-    try:
-        seconds = float(str(value))
-    except ValueError:
-        return 3600.0
-    return seconds if 60 <= seconds <= 86400 else 3600.0
