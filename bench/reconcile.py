@@ -8,10 +8,12 @@ the lifecycle core); the clock jumps from one tick (whole second) to the next on
 Medians of the runs are printed; the bars are DESIGN.md section 7.
 
     python bench/reconcile.py [--per-method 60] [--runs 3] [--seed 1] [--pg URL] [--xendit]
-                              [--clickpesa]
+                              [--clickpesa] [--mpesa]
 
 --xendit: VA, QRIS and link payments are Xendit's, each query through its adapter over HTTP
 to its fake (bench/reconcile_xendit.py); USSD stays on the simulated gateway.
+--mpesa: USSD pushes are M-Pesa's, each STK query through its adapter over HTTP to its fake
+(bench/reconcile_mpesa.py).
 
 --clickpesa: USSD pushes are ClickPesa's, in a TZS shop, through its adapter and fake
 (bench/reconcile_clickpesa.py); also prints its calls per 100 pushes against the pre-KYC
@@ -37,6 +39,7 @@ from random import Random
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.reconcile_mpesa import METHODS as MPESA_METHODS
 from bench.reconcile_sim import KINDS, METHODS, Arrival, Seen, arrivals, simulate
 from bench.reconcile_tick import tick_cost
 from bench.reconcile_xendit import METHODS as XENDIT_METHODS
@@ -136,10 +139,15 @@ def _show(value: float) -> str:
 
 
 def print_method(
-    kind: str, rows: dict[str, dict[str, float]], xendit: bool = False, clickpesa: bool = False
+    kind: str,
+    rows: dict[str, dict[str, float]],
+    xendit: bool = False,
+    clickpesa: bool = False,
+    mpesa: bool = False,
 ) -> None:
     columns = list(next(iter(rows.values())))
     ours = (XENDIT_METHODS if xendit else {}) | ({"ussd": "clickpesa:ussd"} if clickpesa else {})
+    ours = ours | (MPESA_METHODS if mpesa else {})
     label = (METHODS | ours).get(kind)
     print(f"\n{kind} ({label or 'the three pooled: one schedule'})")
     print(f"  {'strategy':26}" + "".join(f"{c:>14}" for c in columns))
@@ -178,6 +186,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--xendit", action="store_true", help="VA/QRIS/link through Xendit")
     parser.add_argument("--clickpesa", action="store_true", help="USSD through ClickPesa")
+    parser.add_argument("--mpesa", action="store_true", help="USSD pushes through M-Pesa")
     parser.add_argument(
         "--pg", default="", help="also time the tick on this scratch PostgreSQL database"
     )
@@ -207,6 +216,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
                 args.seed + n,
                 xendit=args.xendit,
                 clickpesa_calls=calls[n] if args.clickpesa else None,
+                mpesa=args.mpesa,
             )
             for n, plan in enumerate(plans)
         )
@@ -226,7 +236,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         f"Every callback lost; {args.per_method} payments per method; medians of {args.runs} runs"
     )
     for kind in groups:
-        print_method(kind, table[kind], args.xendit, args.clickpesa)
+        print_method(kind, table[kind], args.xendit, args.clickpesa, args.mpesa)
     if args.clickpesa:
         print_budget(calls, args.per_method)
     print("\nbars (DESIGN.md section 7), poller:")

@@ -16,6 +16,8 @@ from typing import ClassVar
 from sqlalchemy import select, update
 
 from bench.reconcile_clickpesa import ClickPesaSim
+from bench.reconcile_mpesa import METHODS as MPESA_METHODS
+from bench.reconcile_mpesa import MpesaSim
 from bench.reconcile_xendit import METHODS as XENDIT_METHODS
 from bench.reconcile_xendit import XenditSim
 from bot.catalog.spec import parse_catalog
@@ -160,21 +162,27 @@ async def simulate(
     *,
     xendit: bool = False,
     clickpesa_calls: Counter[str] | None = None,
+    mpesa: bool = False,
 ) -> list[Seen]:
     """The app's poller over `plan`, on a migrated database. With `xendit`, VA, QRIS and link
     payments are Xendit's, asked through its adapter and fake (bench/reconcile_xendit.py);
     with `clickpesa_calls` USSD pushes are ClickPesa's (bench/reconcile_clickpesa.py), in a
-    TZS shop, and every call its fake answered is counted there by kind."""
+    TZS shop, and every call its fake answered is counted there by kind; with `mpesa`, USSD
+    pushes are M-Pesa's (bench/reconcile_mpesa.py)."""
     engine = make_engine(url)
     sessions = make_sessions(engine)
     clock = SimClock()
     gateway = SimGateway(clock)
     sim = XenditSim(clock, LIFE) if xendit else None
-    gateways: dict[str, SimGateway | XenditSim | ClickPesaSim] = {"sandbox": gateway}
+    msim = MpesaSim(clock, LIFE) if mpesa else None
+    gateways: dict[str, SimGateway | XenditSim | ClickPesaSim | MpesaSim] = {"sandbox": gateway}
     if sim is not None:
         await sim.start()
         gateways["xendit"] = sim
-    methods = METHODS | (XENDIT_METHODS if xendit else {})
+    if msim is not None:
+        await msim.start()
+        gateways["mpesa"] = msim
+    methods = METHODS | (XENDIT_METHODS if xendit else {}) | (MPESA_METHODS if mpesa else {})
     clickpesa = ClickPesaSim(clock) if clickpesa_calls is not None else None
     if clickpesa is not None:
         await clickpesa.start()
@@ -206,8 +214,8 @@ async def simulate(
                 reference = await _create(sessions, customer, method, ctx, shop)
                 owner = gateways[MethodId.parse(method).gateway]
                 owner.plan(reference, clock.now, arrival.paid_after)
-                if sim is not None and owner is sim:
-                    await _create_at_xendit(sessions, sim, reference, method)
+                if owner is sim or owner is msim:
+                    await _create_at_xendit(sessions, owner, reference, method)  # type: ignore[arg-type]
                 if clickpesa is not None and owner is clickpesa:
                     await _create_at_clickpesa(sessions, clickpesa, reference)
                 made[reference] = arrival
@@ -215,13 +223,14 @@ async def simulate(
                 clock.now = last_tick = tick
                 await poller.run_due()
             else:
-                sims = [s for s in (sim, clickpesa) if s is not None]
+                sims = [s for s in (sim, clickpesa, msim) if s is not None]
                 return await _seen(sessions, made, [gateway, *sims])
     finally:
         await poller.close()
         await engine.dispose()
-        if sim is not None:
-            await sim.close()
+        for each in (sim, msim):
+            if each is not None:
+                await each.close()
         if clickpesa is not None and clickpesa_calls is not None:
             clickpesa_calls.update(clickpesa.calls())
             await clickpesa.close()
@@ -265,9 +274,9 @@ async def _create(
 
 
 async def _create_at_xendit(
-    sessions: Sessions, sim: XenditSim, reference: str, method: str
+    sessions: Sessions, sim: XenditSim | MpesaSim, reference: str, method: str
 ) -> None:
-    """The payment at Xendit's fake, its id kept on the row as the app keeps it."""
+    """The payment at Xendit's (or M-Pesa's) fake, its id kept on the row as the app keeps it."""
     async with transaction(sessions) as session:
         amount = await session.scalar(select(Payment.amount).where(Payment.reference == reference))
     external_id = await sim.create(reference, method, int(amount or 0))
@@ -291,7 +300,7 @@ async def _create_at_clickpesa(sessions: Sessions, sim: ClickPesaSim, reference:
 async def _seen(
     sessions: Sessions,
     made: dict[str, Arrival],
-    gateways: list[SimGateway | XenditSim | ClickPesaSim],
+    gateways: list[SimGateway | XenditSim | ClickPesaSim | MpesaSim],
 ) -> list[Seen]:
     async with transaction(sessions) as session:
         rows = await session.execute(

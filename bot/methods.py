@@ -19,7 +19,7 @@ BANK_NAMES: Final = {
     "cimb": "CIMB Niaga", "bsi": "BSI",
 }  # fmt: skip
 # A gateway as merchants write it, where capitalizing its id is not how (`ipaymu` -> iPaymu).
-GATEWAY_NAMES: Final = {"ipaymu": "iPaymu", "clickpesa": "ClickPesa"}
+GATEWAY_NAMES: Final = {"ipaymu": "iPaymu", "clickpesa": "ClickPesa", "mpesa": "M-Pesa"}
 LONG: Final = {
     MethodKind.QRIS: N_("QRIS"),
     MethodKind.LINK: N_("Payment link"),

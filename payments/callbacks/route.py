@@ -5,7 +5,8 @@ one over 64 KiB, 503 when our side fails for a moment (so the gateway retries), 
 also for a verified callback about a payment we do not know, which a retry would not fix.
 400 too when the status query that must confirm a callback is refused (it names a transaction
 the gateway does not know). What is refused is kept by payments/callbacks/refused.py, off
-this path.
+this path. /callbacks/{gateway}/{token} is for a gateway that signs nothing and so gives each
+payment its own URL (payments/gateways/spec.py): a token it refuses is an unknown URL, 404.
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ CALLBACKS = web.AppKey("callbacks", Callbacks)
 def add_routes(app: web.Application, callbacks: Callbacks) -> None:
     app[CALLBACKS] = callbacks
     app.router.add_post("/callbacks/{gateway}", handle_callback)
+    app.router.add_post("/callbacks/{gateway}/{token}", handle_callback)
 
 
 async def handle_callback(request: web.Request) -> web.Response:
     ctx = request.app[CALLBACKS]
     name = request.match_info["gateway"]
     gateway = ctx.gateways.get(name)
-    if gateway is None:
+    tokened = "token" in request.match_info
+    if gateway is None or (tokened and not hasattr(gateway, "parse_tokened_callback")):
         return _answer(ctx, name, "unknown_gateway", 404)
     body = await _read_limited(request)
     if body is None:
@@ -100,14 +103,17 @@ async def _read_limited(request: web.Request) -> bytes | None:
 async def _handle(
     ctx: Callbacks, gateway: Gateway, request: web.Request, body: bytes
 ) -> web.Response:
+    token = request.match_info.get("token")
     try:
-        claimed = gateway.parse_callback(request.headers, body)
+        claimed = _parse(gateway, token, request.headers, body)
     except (CallbackRejected, CallbackUnreadable) as exc:
         rejected = isinstance(exc, CallbackRejected)
         outcome = "rejected" if rejected else "unreadable"
         ctx.refused.record(gateway.name, outcome, body, exc.detail)
         if pause := ctx.refused.pause():
             await asyncio.sleep(pause)
+        if rejected and token is not None:
+            return _answer(ctx, gateway.name, "unknown_token", 404)
         return _answer(ctx, gateway.name, outcome, 401 if rejected else 400)
     key = f"cb:{gateway.name}:{hashlib.sha256(body).hexdigest()[:40]}"
     text = body.decode("utf-8", errors="replace")
@@ -125,6 +131,15 @@ async def _handle(
                 return _answer(ctx, gateway.name, "unconfirmed", 400)
     applied = await ctx.batcher.apply(item)
     return _answer(ctx, gateway.name, str(applied.outcome), 200)
+
+
+def _parse(
+    gateway: Gateway, token: str | None, headers: Mapping[str, str], body: bytes
+) -> PaymentResult:
+    """A callback to a tokened URL is read with its token (payments/gateways/spec.py)."""
+    if token is None:
+        return gateway.parse_callback(headers, body)
+    return gateway.parse_tokened_callback(token, headers, body)  # type: ignore[attr-defined,no-any-return]
 
 
 async def _find(finder: PaymentFinder, gateway: str, result: PaymentResult) -> NamedPayment | None:
@@ -150,6 +165,8 @@ async def _confirmed(
         MethodId.parse(payment.method),
     )
     answer = await query_status(gateway, ref, source=CALLBACK, observe=observe)
+    if answer.amount is None and answer.status is claimed.status:  # M-Pesa's query has none
+        answer = replace(answer, amount=claimed.amount)
     if answer.status is not claimed.status:
         log.warning(
             "gateway=%s payment=%s callback said %s, status query says %s",

@@ -26,4 +26,5 @@ GATEWAYS: Final[Mapping[str, GatewaySpec[Any]]] = _registry(
     "payments.gateways.xendit",
     "payments.gateways.stripe",
     "payments.gateways.clickpesa",
+    "payments.gateways.mpesa",
 )

@@ -8,6 +8,9 @@ adding one is its folder and one registry line.
 
 A gateway chooses its callback answer by giving its adapter an `answer_callback(outcome) ->
 bytes` method (payments/callbacks/route.py); without one the route's default body is sent.
+A gateway that signs nothing gives each payment its own callback URL instead, ending in a
+token: its adapter has `parse_tokened_callback(token, headers, body)`, which the route calls
+for POST /callbacks/<name>/<token> (payments/gateways/mpesa/).
 """
 
 from __future__ import annotations

@@ -39,6 +39,14 @@ def test_refusals_and_other_routes_are_logged(path: str, status: int) -> None:
     assert path in line and str(status) in line
 
 
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_a_callback_urls_token_never_reaches_the_log(level: int) -> None:
+    token = "A7K2Q901.0123456789abcdef0123456789abcdef"
+    for status in (200, 400, 503):
+        for line in logged(f"/callbacks/mpesa/{token}", status, level):
+            assert token not in line and "/callbacks/mpesa/***" in line
+
+
 def test_debug_logs_every_request() -> None:
     [line] = logged("/callbacks/sandbox", 200, logging.DEBUG)
     assert "/callbacks/sandbox" in line

@@ -26,6 +26,7 @@ from bot.channels.telegram.inbound import read_update, to_inbound
 from payments.base import CallbackRejected, CallbackUnreadable, PaymentResult, PaymentStatus
 from payments.gateways.ipaymu.adapter import IpaymuGateway
 from payments.gateways.midtrans.adapter import MidtransGateway
+from payments.gateways.mpesa.adapter import MpesaGateway
 from payments.gateways.sandbox.adapter import SIGNATURE_HEADER, SandboxGateway
 from payments.gateways.stripe.adapter import StripeGateway
 from payments.gateways.xendit.adapter import XenditGateway
@@ -34,8 +35,9 @@ from tests.gateways.midtrans.fake import signature
 
 SECRET, SERVER_KEY, VA = "hostile-secret", "SB-Mid-server-HOSTILE", "0000001234567890"
 XENDIT_TOKEN = "xnd-hostile-callback-token"
-PARSERS = ["sandbox", "midtrans", "ipaymu", "xendit", "stripe"]
+PARSERS = ["sandbox", "midtrans", "ipaymu", "xendit", "stripe", "mpesa"]
 STRIPE_SECRET = "whsec_test_hostile_0123456789"
+MPESA_SECRET = "mpesa-hostile-consumer-secret"
 FUZZ = settings(
     max_examples=300,
     deadline=None,
@@ -114,7 +116,24 @@ async def gateways(http: aiohttp.ClientSession) -> AsyncIterator[dict[str, Parse
         "stripe": StripeGateway(
             http, api_base=url, secret_key="sk_test_k", webhook_secret=STRIPE_SECRET, timeout=1
         ).parse_callback,
+        "mpesa": _tokened(mpesa_gateway(http)),  # with a good URL token: the body is read
     }
+
+
+def mpesa_gateway(http: aiohttp.ClientSession) -> MpesaGateway:
+    return MpesaGateway(
+        http,
+        base_url="http://127.0.0.1:9",
+        consumer_key="k",
+        consumer_secret=MPESA_SECRET,
+        shortcode="174379",
+        passkey="p",
+    )
+
+
+def _tokened(gateway: MpesaGateway) -> Parse:
+    token = gateway.callback_url("http://x/callbacks/mpesa", "A7K2Q901").rsplit("/", 1)[1]
+    return lambda head, body: gateway.parse_tokened_callback(token, head, body)
 
 
 def answers_only_with_our_refusals(parse: Parse, head: dict[str, str], body: bytes) -> None:
@@ -209,6 +228,40 @@ def test_a_tokened_xendit_body_of_any_shape_is_read_or_refused(
         data["data"] = inner
     head = {"x-callback-token": XENDIT_TOKEN}
     answers_only_with_our_refusals(gateways["xendit"], head, json.dumps(data).encode())
+
+
+MPESA_FIELDS = ("MerchantRequestID", "CheckoutRequestID", "ResultCode", "ResultDesc")
+MPESA_ITEMS = st.lists(
+    st.fixed_dictionaries(
+        {"Name": st.sampled_from(["Amount", "MpesaReceiptNumber", "Balance", "PhoneNumber"])},
+        optional={"Value": json_values},
+    )
+    | json_values,
+    max_size=5,
+)
+
+
+@FUZZ
+@given(
+    inner=field_maps(MPESA_FIELDS),
+    items=MPESA_ITEMS,
+    code=st.sampled_from([0, 1032, "0", 0.0, -1, 10**30]) | json_values,
+)
+def test_a_tokened_mpesa_body_of_any_shape_is_read_or_refused(
+    gateways: dict[str, Parse], inner: dict[str, Any], items: Any, code: Any
+) -> None:
+    """The URL token is all that guards the reading (Daraja signs nothing): it must hold."""
+    inner |= {"ResultCode": code, "CallbackMetadata": {"Item": items}}
+    body = json.dumps({"Body": {"stkCallback": inner}}).encode()
+    answers_only_with_our_refusals(gateways["mpesa"], {}, body)
+
+
+@FUZZ
+@given(token=st.text(max_size=120))
+def test_any_mpesa_url_token_but_ours_is_refused(http: aiohttp.ClientSession, token: str) -> None:
+    gateway = mpesa_gateway(http)
+    with pytest.raises(CallbackRejected):
+        gateway.parse_tokened_callback(token, {}, b"{}")
 
 
 STRIPE_SESSION = ("id", "client_reference_id", "status", "payment_status", "amount_total",
