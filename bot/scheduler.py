@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from random import Random
@@ -35,11 +35,13 @@ from payments.reconcile.poller import (
 )
 from payments.reconcile.ports import ReconcileUnitOfWork
 from payments.reconcile.sweeps import OutageRules, alert_missing_callbacks, expire_orders
+from payments.refunds import ask_again
 from payments.status_query import Observe
 from storage.reconcile_repo import reconcile_transaction
 
 log = logging.getLogger(__name__)
 OUTAGE_CHECK_EVERY = 60  # seconds
+REFUND_SWEEP_EVERY = 30  # seconds; a refund is asked again a minute after its last try
 Job = Callable[[], Awaitable[object]]
 
 
@@ -90,7 +92,12 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     runtime.customer_back = partial(check_customer_soon, ctx)
     jobs = _Jobs()
     if runtime.config.reconcile.enabled:
-        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url)
+        refunds = (
+            "refunds_unanswered",
+            lambda: ask_again(runtime.uow, runtime.gateways, now=runtime.clock()),
+            REFUND_SWEEP_EVERY,
+        )
+        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url, [refunds])
     try:
         yield
     finally:
@@ -152,7 +159,11 @@ class _Jobs:
 
 
 def _start(
-    config: Config, reconciler: Reconciler, jobs: _Jobs, callback_url: Callable[[str], str]
+    config: Config,
+    reconciler: Reconciler,
+    jobs: _Jobs,
+    callback_url: Callable[[str], str],
+    more: Sequence[tuple[str, Job, int]] = (),
 ) -> AsyncIOScheduler:
     cfg = config.reconcile
     ctx = reconciler.ctx
@@ -171,6 +182,7 @@ def _start(
             lambda: alert_missing_callbacks(ctx, callback_url, outage),
             OUTAGE_CHECK_EVERY,
         ),
+        *more,
     ]
     for name, work, seconds in plan:
         scheduled.add_job(

@@ -96,6 +96,22 @@ class PaymentRow(Protocol):
     review_reason: str | None
 
 
+class RefundRow(Protocol):
+    id: int
+    payment_id: int
+    order_id: int
+    number: int
+    reference: str
+    amount: int
+    currency: str
+    status: str
+    by_hand: bool
+    reason: str | None
+    external_id: str | None
+    created_at: datetime
+    settled_at: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentName:
     """How a callback names a payment: our reference, the gateway's id, or both."""
@@ -220,6 +236,16 @@ class OutboxStore(Protocol):
     async def enqueue_many(self, messages: Sequence[Message]) -> None: ...
 
 
+class RefundStore(Protocol):
+    async def of_payment(self, payment_id: int) -> Sequence[RefundRow]: ...
+    async def add(self, **values: Any) -> RefundRow: ...
+    async def lock(self, refund_id: int) -> RefundRow | None: ...
+    async def update(self, refund_id: int, **values: Any) -> None: ...
+    async def due(self, before: datetime, limit: int) -> Sequence[int]:
+        """Refunds still requested whose gateway has not answered since `before`."""
+        ...
+
+
 class Store(Protocol):
     """One unit of work's repositories (read-only members, so any subtype satisfies them)."""
 
@@ -229,3 +255,5 @@ class Store(Protocol):
     def payments(self) -> PaymentStore: ...
     @property
     def outbox(self) -> OutboxStore: ...
+    @property
+    def refunds(self) -> RefundStore: ...

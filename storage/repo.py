@@ -31,6 +31,7 @@ from storage.models import (
     Product,
     utcnow,
 )
+from storage.refund_repo import RefundRepo
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: Any, key: str) -> Insert:
@@ -404,6 +405,7 @@ class SqlStore:
         self.orders = OrderRepo(session)
         self.payments = PaymentRepo(session)
         self.outbox = OutboxWriter(session)
+        self.refunds = RefundRepo(session)
 
 
 @asynccontextmanager

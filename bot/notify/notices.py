@@ -151,6 +151,17 @@ def _shipped(n: _Notice) -> Reply:
     return Reply(text, (n.choice(tap(Verb.MENU, "orders"), N_("My orders")),))
 
 
+def _refunded(n: _Notice) -> Reply:
+    """Says how much came back, so that a second part refunded later reads as its own."""
+    if n.payload.get("whole"):
+        text = n.t("Refund sent: {amount} for order {code}, the whole payment.")
+    else:
+        text = n.t("Refund sent: {amount} for order {code}.")
+    body = text.format(amount=n.money(), code=n.code)
+    body += "\n" + n.t("It may take a few days to reach your account.")
+    return Reply(body, (n.choice(tap(Verb.MENU, "orders"), N_("My orders")),))
+
+
 def _reminder(n: _Notice) -> Reply:
     text = n.t("Reminder: the payment for order {code} expires at {time}.")
     body = text.format(code=n.code, time=n.when(n.payload["expires_at"]))
@@ -264,6 +275,7 @@ RENDERERS: Final[Mapping[str, Callable[[_Notice], Reply]]] = {
     "order_expired": _order_expired,
     "order_cancelled": _order_cancelled,
     "order_shipped": _shipped,
+    "refund_done": _refunded,
     "order_paid": _merchant_paid,
     "payment_review": _review,
     "payment_reminder": _reminder,
