@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from payments.base import PaymentStatus
 
@@ -23,6 +23,12 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     WHATSAPP = "whatsapp"
     CONSOLE = "console"
+    EMAIL = "email"  # receipts only (bot/channels/email/)
+
+
+# The address of a receipt as the rules write it: "the order's customer's email", which
+# storage fills in (the rules never see customers' addresses).
+RECEIPT_ADDRESS: Final = ""
 
 
 @dataclass(frozen=True, slots=True)

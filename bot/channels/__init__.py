@@ -21,4 +21,5 @@ __all__ = ["CHANNELS", "Channel"]
 CHANNELS: Final[tuple[Channel, ...]] = (
     Channel.TELEGRAM,
     Channel.CONSOLE,
+    Channel.EMAIL,
 )

@@ -23,6 +23,7 @@ from bot.config.sections import (
     Callbacks,
     CatalogSection,
     Database,
+    Email,
     Reconcile,
     Server,
     Shop,
@@ -40,6 +41,7 @@ class Config:
     api: Api = Api()
     telegram: Telegram = Telegram()
     whatsapp: WhatsApp = WhatsApp()
+    email: Email = Email()
     payments: Payments = field(default_factory=Payments)
     catalog: CatalogSection = CatalogSection()
     reconcile: Reconcile = Reconcile()
@@ -90,8 +92,23 @@ def _check(config: Config) -> None:
     if config.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode", "expected 'polling' or 'webhook'")
     _check_telegram(config.telegram)
+    _check_email(config.email)
     check_payments(config.payments)
     config.load_catalog()
+
+
+def _check_email(email: Email) -> None:
+    if email.security not in ("starttls", "tls", "none"):
+        raise ConfigError("email.security", "expected 'starttls', 'tls' or 'none'")
+    if not email.enabled:
+        return
+    for key in ("host", "sender"):
+        if not getattr(email, key):
+            raise ConfigError(f"email.{key}", "required when email is enabled")
+    if email.user and not email.password:
+        raise ConfigError("email.password", "required when email.user is set")
+    if not 1 <= email.port <= 65535:
+        raise ConfigError("email.port", "expected a port from 1 to 65535")
 
 
 def _check_telegram(tg: Telegram) -> None:

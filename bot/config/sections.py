@@ -77,6 +77,20 @@ class WhatsApp:
 
 
 @dataclass(frozen=True)
+class Email:
+    """[email]: receipts by SMTP for customers who gave an address (bot/channels/email/)."""
+
+    enabled: bool = False
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # starttls | tls | none
+    user: str = ""
+    password: str = field(default="", metadata=meta(SECRET))
+    sender: str = ""  # the From address, e.g. "Warung Demo <receipts@example.com>"
+    timeout: int = field(default=20, metadata=meta(DURATION))
+
+
+@dataclass(frozen=True)
 class CatalogSection:
     file: str = ""
     categories: tuple[dict[str, Any], ...] = ()

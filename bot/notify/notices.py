@@ -213,6 +213,21 @@ def _order_lines(n: _Notice, order: MerchantOrder) -> list[str]:
     return [*items, shipping, who, where, *note]
 
 
+def _receipt(n: _Notice) -> Reply:
+    """The emailed receipt (bot/channels/email/): what was bought, for how much, how and when."""
+    lines = [n.t("Receipt for order {code}").format(code=n.code), ""]
+    if n.extra is not None:
+        lines += [f"{li.quantity}× {li.name}  {n.money(li.line_total)}" for li in n.extra.lines]
+        lines.append(n.t("Shipping: {amount}").format(amount=n.money(n.extra.shipping)))
+    lines.append("*" + n.t("Total: {amount}").format(amount=n.money()) + "*")
+    lines.append(n.t("Paid via {method}").format(method=n.method()))
+    if n.payload.get("paid_at"):
+        lines.append(n.t("Paid at {time}").format(time=n.when(n.payload["paid_at"])))
+    lines.append(n.t("Reference: {reference}").format(reference=n.payload.get("reference", "")))
+    lines += ["", n.t("Thank you for your order!")]
+    return Reply("\n".join(lines))
+
+
 def _review(n: _Notice) -> Reply:
     text = n.t("Payment {reference} needs your review: {reason}")
     return Reply(text.format(reference=n.payload["reference"], reason=n.payload["reason"]))
@@ -276,6 +291,7 @@ RENDERERS: Final[Mapping[str, Callable[[_Notice], Reply]]] = {
     "order_cancelled": _order_cancelled,
     "order_shipped": _shipped,
     "refund_done": _refunded,
+    "receipt": _receipt,
     "order_paid": _merchant_paid,
     "payment_review": _review,
     "payment_reminder": _reminder,
