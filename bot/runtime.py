@@ -130,6 +130,7 @@ def shop_rules(config: Config) -> Shop:
         shipping_fee=config.shop.shipping_fee,
         order_expiry=timedelta(seconds=config.shop.order_expiry),
         merchants=merchants,
+        receipts=config.email.enabled,
     )
 
 

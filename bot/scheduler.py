@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from random import Random
@@ -36,6 +36,7 @@ from payments.reconcile.poller import (
 )
 from payments.reconcile.ports import ReconcileUnitOfWork
 from payments.reconcile.sweeps import OutageRules, alert_missing_callbacks, expire_orders
+from payments.refunds import ask_again
 from payments.status_query import Observe
 from storage.db import Sessions
 from storage.idempotency_repo import delete_expired_keys
@@ -44,6 +45,7 @@ from storage.reconcile_repo import reconcile_transaction
 log = logging.getLogger(__name__)
 OUTAGE_CHECK_EVERY = 60  # seconds
 IDEMPOTENCY_SWEEP_EVERY = 3600  # seconds; keys live a day (storage/idempotency_repo.py)
+REFUND_SWEEP_EVERY = 30  # seconds; a refund is asked again a minute after its last try
 Job = Callable[[], Awaitable[object]]
 
 
@@ -94,7 +96,14 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     runtime.customer_back = partial(check_customer_soon, ctx)
     jobs = _Jobs()
     if runtime.config.reconcile.enabled:
-        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url, sessions)
+        refunds = (
+            "refunds_unanswered",
+            lambda: ask_again(runtime.uow, runtime.gateways, now=runtime.clock()),
+            REFUND_SWEEP_EVERY,
+        )
+        runtime.jobs = _start(
+            runtime.config, reconciler, jobs, runtime.callback_url, sessions, [refunds]
+        )
     try:
         yield
     finally:
@@ -168,6 +177,7 @@ def _start(
     jobs: _Jobs,
     callback_url: Callable[[str], str],
     sessions: Sessions,
+    more: Sequence[tuple[str, Job, int]] = (),
 ) -> AsyncIOScheduler:
     cfg = config.reconcile
     ctx = reconciler.ctx
@@ -187,6 +197,7 @@ def _start(
             OUTAGE_CHECK_EVERY,
         ),
         ("idempotency_keys", partial(_sweep_keys, sessions, ctx.clock), IDEMPOTENCY_SWEEP_EVERY),
+        *more,
     ]
     for name, work, seconds in plan:
         scheduled.add_job(

@@ -214,6 +214,55 @@ class Gateway(Protocol):
         ...
 
 
+class RefundStatus(StrEnum):
+    """A refund's own life: asked of the gateway, then done or failed there."""
+
+    REQUESTED = "requested"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAsk:
+    """One refund as we ask a gateway for it; `reference` is ours and new for every refund,
+    so that asking again after an unknown outcome never refunds twice."""
+
+    reference: str
+    amount: int  # minor units, at most what is left of the payment
+    currency: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    status: RefundStatus
+    external_id: str | None = None
+    reason: str | None = None  # the gateway's words when it refused
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+class Refunder(Protocol):
+    """A gateway that can give money back by API. Gateways without one are refunded by hand
+    by the merchant, and the bot records it (payments/refunds.py)."""
+
+    async def refund_payment(self, ref: PaymentRef, ask: RefundAsk) -> RefundResult:
+        """Idempotent by ask.reference. Raises GatewayUnavailable when the outcome is unknown
+        (ask again later with the same reference) and GatewayRejected when refused."""
+        ...
+
+
+def refunder(gateway: Gateway) -> Refunder | None:
+    """The gateway's refund call, or None where refunds are done by hand."""
+    return gateway if callable(getattr(gateway, "refund_payment", None)) else None  # type: ignore[return-value]
+
+
+def refund_reference(payment_reference: str, number: int) -> str:
+    """Letters and digits only, like payment references: `A7K2Q901` + `R1`."""
+    if not 1 <= number <= 99:
+        raise ValueError(f"refund number out of range: {number}")
+    return f"{payment_reference}R{number}"
+
+
 class PaymentError(Exception):
     """Base of gateway errors; the text never holds a secret."""
 

@@ -84,6 +84,7 @@ class Shop:
     shipping_fee: int = 0
     order_expiry: timedelta = timedelta(hours=24)
     merchants: tuple[Recipient, ...] = field(default_factory=tuple)
+    receipts: bool = False  # email a receipt to a customer who gave an address
 
 
 def new_order_code() -> str:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from payments.base import PaymentStatus
 
@@ -23,6 +23,12 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     WHATSAPP = "whatsapp"
     CONSOLE = "console"
+    EMAIL = "email"  # receipts only (bot/channels/email/)
+
+
+# The address of a receipt as the rules write it: "the order's customer's email", which
+# storage fills in (the rules never see customers' addresses).
+RECEIPT_ADDRESS: Final = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,22 @@ class PaymentRow(Protocol):
     paid_at: datetime | None
     needs_review: bool
     review_reason: str | None
+
+
+class RefundRow(Protocol):
+    id: int
+    payment_id: int
+    order_id: int
+    number: int
+    reference: str
+    amount: int
+    currency: str
+    status: str
+    by_hand: bool
+    reason: str | None
+    external_id: str | None
+    created_at: datetime
+    settled_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +242,16 @@ class OutboxStore(Protocol):
     async def enqueue_many(self, messages: Sequence[Message]) -> None: ...
 
 
+class RefundStore(Protocol):
+    async def of_payment(self, payment_id: int) -> Sequence[RefundRow]: ...
+    async def add(self, **values: Any) -> RefundRow: ...
+    async def lock(self, refund_id: int) -> RefundRow | None: ...
+    async def update(self, refund_id: int, **values: Any) -> None: ...
+    async def due(self, before: datetime, limit: int) -> Sequence[int]:
+        """Refunds still requested whose gateway has not answered since `before`."""
+        ...
+
+
 class Store(Protocol):
     """One unit of work's repositories (read-only members, so any subtype satisfies them)."""
 
@@ -229,3 +261,5 @@ class Store(Protocol):
     def payments(self) -> PaymentStore: ...
     @property
     def outbox(self) -> OutboxStore: ...
+    @property
+    def refunds(self) -> RefundStore: ...

@@ -19,7 +19,7 @@ from payments.base import (
     names_another_payment,
 )
 from payments.orders import OrderStatus, Shop
-from payments.ports import Message, Snapshot
+from payments.ports import RECEIPT_ADDRESS, Channel, Message, Recipient, Snapshot
 
 S = PaymentStatus
 OS = OrderStatus
@@ -83,7 +83,8 @@ def _mismatch(snap: Snapshot, result: PaymentResult) -> str | None:
 
 
 def _paid(after: Snapshot, old: S, shop: Shop) -> Decision:
-    decision = Decision(Outcome.APPLIED, after, _to_customer(after, "paid"))
+    told = _to_customer(after, "paid") + (_receipt(after) if shop.receipts else ())
+    decision = Decision(Outcome.APPLIED, after, told)
     if old in LATE_PAID_FROM:
         decision = _flagged(decision, shop, f"paid after the payment was {old}", "late")
     order = after.order_status
@@ -142,6 +143,20 @@ def _to_customer(snap: Snapshot, what: str, reason: str | None = None) -> tuple[
         body["reason"] = reason[:200]
     key = f"payment:{snap.payment_id}:{what}:customer"
     return (Message(snap.customer, f"payment_{what}", body, key),)
+
+
+def _receipt(snap: Snapshot) -> tuple[Message, ...]:
+    """The emailed receipt. Its address is the order's customer's email, which a snapshot
+    does not carry: storage fills it in as it writes the row, or writes none
+    (storage/repo.py OutboxWriter.enqueue_many)."""
+    paid_at = snap.paid_at.isoformat() if snap.paid_at else None
+    body = payload(snap) | {
+        "language": snap.language,
+        "order_id": snap.order_id,
+        "paid_at": paid_at,
+    }
+    to = Recipient(Channel.EMAIL, RECEIPT_ADDRESS)
+    return (Message(to, "receipt", body, f"payment:{snap.payment_id}:receipt:email"),)
 
 
 def payload(snap: Snapshot) -> dict[str, Any]:

@@ -214,6 +214,27 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Refund(Base):
+    """Money given back for a paid payment, whole or in part; `number` counts per payment."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("payment_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    number: Mapped[int]
+    reference: Mapped[str] = mapped_column(SafeString(40), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(SafeString(3))
+    status: Mapped[str] = mapped_column(SafeString(16), default="requested")
+    by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(SafeText)
+    external_id: Mapped[str | None] = mapped_column(SafeString(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    settled_at: Mapped[datetime | None]
+
+
 class PaymentEvent(Base):
     __tablename__ = "payment_events"
     id: Mapped[int] = mapped_column(primary_key=True)

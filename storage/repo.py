@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.base import PaymentStatus
 from payments.orders import MESSAGE_CHANNELS
-from payments.ports import NamedPayment, NewLine, PaymentName, Recipient, Snapshot
+from payments.ports import (
+    RECEIPT_ADDRESS,
+    Channel,
+    NamedPayment,
+    NewLine,
+    PaymentName,
+    Recipient,
+    Snapshot,
+)
 from payments.rules import Message
 from storage import statements
 from storage.db import Sessions, transaction
@@ -31,6 +40,7 @@ from storage.models import (
     Product,
     utcnow,
 )
+from storage.refund_repo import RefundRepo
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: Any, key: str) -> Insert:
@@ -338,6 +348,9 @@ class OutboxWriter:
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def enqueue_many(self, messages: Sequence[Message]) -> None:
+        messages = await self._addressed(messages)
+        if not messages:
+            return
         now = utcnow()
         rows = [
             {
@@ -354,6 +367,29 @@ class OutboxWriter:
         ]
         conn = await self._session.connection()
         await conn.execute(statements.ENQUEUE, rows)
+
+    async def _addressed(self, messages: Sequence[Message]) -> list[Message]:
+        """Receipts get their customer's email, or are left out where there is none: one
+        query, and only for a batch that holds receipts."""
+        receipts = [m for m in messages if _is_receipt(m)]
+        if not receipts:
+            return list(messages)
+        order_ids = {int(m.payload["order_id"]) for m in receipts}
+        rows = await self._session.execute(
+            select(Order.id, Customer.email)
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Order.id.in_(order_ids), Customer.email.is_not(None), Customer.email != "")
+        )
+        emails = {order_id: email for order_id, email in rows.tuples()}
+        out = [m for m in messages if not _is_receipt(m)]
+        for m in receipts:
+            if email := emails.get(int(m.payload["order_id"])):
+                out.append(replace(m, to=Recipient(Channel.EMAIL, email)))
+        return out
+
+
+def _is_receipt(message: Message) -> bool:
+    return message.to.channel == Channel.EMAIL and message.to.address == RECEIPT_ADDRESS
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -404,6 +440,7 @@ class SqlStore:
         self.orders = OrderRepo(session)
         self.payments = PaymentRepo(session)
         self.outbox = OutboxWriter(session)
+        self.refunds = RefundRepo(session)
 
 
 @asynccontextmanager

@@ -24,6 +24,7 @@ from payments.base import (
 )
 from payments.orders import OrderError, cancel_order, place_order, ship_order
 from payments.ports import PaymentRow
+from payments.refunds import refund_order
 from storage.models import Customer, utcnow
 
 if TYPE_CHECKING:
@@ -32,7 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 S = PaymentStatus
 NOT_FOUND: Final = frozenset({"unknown_order"})
-UNPROCESSABLE: Final = {"empty_cart": "items", "method_unavailable": "method"}
+UNPROCESSABLE: Final = {
+    "empty_cart": "items",
+    "method_unavailable": "method",
+    "refund_too_large": "amount",
+}
 
 
 def order_error(exc: OrderError, items: Sequence[str] = ()) -> ApiError:
@@ -116,6 +121,18 @@ async def cancel(runtime: Runtime, code: str, reason: str) -> None:
     except OrderError as exc:
         raise order_error(exc) from None
     await runtime.cancel_at_gateways(cancelled.attempts)
+
+
+async def refund(runtime: Runtime, code: str, amount: int | None, reason: str) -> int:
+    """Record, ask the gateway, settle (payments/refunds.py); the refund's id."""
+    try:
+        refund_id = await refund_order(
+            runtime.uow, runtime.gateways, code, amount, now=runtime.clock(), reason=reason
+        )
+    except OrderError as exc:
+        raise order_error(exc) from None
+    log.info("order=%s refund %s asked through the API", code, refund_id)
+    return refund_id
 
 
 async def ship(runtime: Runtime, code: str, tracking: str | None) -> None:

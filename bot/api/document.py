@@ -55,6 +55,7 @@ EXAMPLES: Final = {
     "NewPayment": {"method": "sandbox:va:bca"},
     "Cancel": {"reason": "the customer asked"},
     "Ship": {"tracking": "JNE0123456789"},
+    "NewRefund": {"amount": 25000, "reason": "one cup was missing"},
 }
 
 
@@ -69,7 +70,7 @@ def _links(pointer: str, param: str, *operations: str) -> Schema:
     return {op: {"operationId": op, "parameters": {param: value}} for op in operations}
 
 
-ORDER_LINKS: Final = ("getOrder", "createPayment", "cancelOrder", "shipOrder")
+ORDER_LINKS: Final = ("getOrder", "createPayment", "cancelOrder", "shipOrder", "refundOrder")
 PAYMENT_LINKS: Final = ("getPayment", "checkPaymentStatus")
 
 
@@ -188,6 +189,19 @@ PATHS: Final = {
             "parameters": [CODE_PARAM],
             "requestBody": _body("Ship", required=False),
             "responses": _responses({"200": ("The order", "OrderDetail")}, "400 404 409 413 422"),
+        }
+    },
+    "/api/orders/{code}/refund": {
+        "post": {
+            "operationId": "refundOrder",
+            "summary": "Give back a paid order's money, whole or in part; the customer is told",
+            "description": "Asks the gateway where it has a refund API; elsewhere the refund "
+            "is recorded as done by hand (by_hand), for the merchant to pay back. status "
+            "requested: the gateway has not answered yet and is asked again. A refund never "
+            "exceeds what is left of the paid amount; send an Idempotency-Key to retry safely.",
+            "parameters": [CODE_PARAM, KEY_PARAM],
+            "requestBody": _body("NewRefund", required=False),
+            "responses": _responses({"202": ("The refund", "Refund")}, "400 404 409 413 422"),
         }
     },
     "/api/payments/{id}": {

@@ -217,6 +217,12 @@ def cancel_reason(data: Any) -> str:
     return str(checked(doc.CANCEL, data).get("reason") or "").strip()
 
 
+def new_refund(data: Any) -> tuple[int | None, str]:
+    """The amount to refund (None: all that is left) and the merchant's reason."""
+    fields = checked(doc.NEW_REFUND, data)
+    return fields.get("amount"), str(fields.get("reason") or "").strip()
+
+
 def tracking(data: Any) -> str | None:
     value = checked(doc.SHIP, data).get("tracking")
     return value.strip() or None if isinstance(value, str) else None

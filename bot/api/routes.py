@@ -41,6 +41,7 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
         ("POST", "/api/orders/{code}/payments", create_payment),
         ("POST", "/api/orders/{code}/cancel", cancel_order),
         ("POST", "/api/orders/{code}/ship", ship_order),
+        ("POST", "/api/orders/{code}/refund", refund_order),
         ("GET", "/api/payments/{id}", get_payment),
         ("POST", "/api/payments/{id}/check-status", check_payment),
     ]:
@@ -172,8 +173,26 @@ async def ship_order(request: web.Request) -> web.Response:
     return _ok(await _order(runtime, code))
 
 
-async def _idempotent(request: web.Request, work: Work) -> web.Response:
-    """Run `work` on the body once per Idempotency-Key; a repeat gets the stored answer."""
+async def refund_order(request: web.Request) -> web.Response:
+    runtime, code = _runtime(request), _code(request)
+
+    async def work(data: Any) -> web.Response:
+        amount, reason = read.new_refund(data)
+        refund_id = await actions.refund(runtime, code, amount, reason)
+        async with _reader(runtime)() as session:
+            refund = await views.refund_detail(session, refund_id)
+        return _ok(refund or {}, 202)
+
+    return await _idempotent(request, work, keep_accepted=True)
+
+
+async def _idempotent(
+    request: web.Request, work: Work, *, keep_accepted: bool = False
+) -> web.Response:
+    """Run `work` on the body once per Idempotency-Key; a repeat gets the stored answer.
+
+    A 202 is forgotten (asking again is how a client learns the rest) unless `keep_accepted`:
+    a refund's 202 is its answer, and doing the work twice would refund twice."""
     body = await read_body(request)
     if "Idempotency-Key" not in request.headers:
         return await work(read.parse_json(body))
@@ -191,7 +210,8 @@ async def _idempotent(request: web.Request, work: Work) -> web.Response:
     except Exception:
         await idempotency.forget(runtime.sessions, key)
         raise
-    if response.status >= 500 or response.status in (202, 429):
+    forgotten = {429} if keep_accepted else {202, 429}
+    if response.status >= 500 or response.status in forgotten:
         await idempotency.forget(runtime.sessions, key)
     else:
         answer = idempotency.Answer(response.status, response.text or "null")

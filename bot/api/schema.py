@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from bot.config import LANGUAGES
-from payments.base import PaymentStatus
+from payments.base import PaymentStatus, RefundStatus
 from payments.orders import MAX_QUANTITY, OrderStatus
 
 Schema = dict[str, Any]
@@ -84,6 +84,18 @@ NEW_ORDER: Final = _obj(
 NEW_PAYMENT: Final = _obj({"method": _text(64, pattern=METHOD, examples=["sandbox:va:bca"])})
 CANCEL: Final = _obj({"reason": _text(200)}, [])
 SHIP: Final = _obj({"tracking": _text(100, nullable=True, minLength=1)}, [])
+NEW_REFUND: Final = _obj(
+    {
+        "amount": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10**15,
+            "description": "in minor units; left out: all that is left of the paid amount",
+        },
+        "reason": _text(200),
+    },
+    [],
+)
 
 # ---- responses -----------------------------------------------------------------------------
 
@@ -187,8 +199,29 @@ EVENT: Final = _obj(
         "created_at": TIME,
     }
 )
+REFUND: Final = _obj(
+    {
+        "id": {"type": "integer"},
+        "order_code": {"type": "string"},
+        "payment_id": {"type": "integer"},
+        "reference": {"type": "string", "description": "ours, sent to the gateway"},
+        "amount": MONEY,
+        "currency": {"type": "string"},
+        "status": {"type": "string", "enum": [str(s) for s in RefundStatus]},
+        "by_hand": {"type": "boolean", "description": "the gateway has no refund API here"},
+        "reason": {"type": ["string", "null"]},
+        "created_at": TIME,
+        "settled_at": NULLABLE_TIME,
+    }
+)
 ORDER: Final = _obj(_ORDER_FIELDS)
-ORDER_DETAIL: Final = _obj({**_ORDER_FIELDS, "events": {"type": "array", "items": ref("Event")}})
+ORDER_DETAIL: Final = _obj(
+    {
+        **_ORDER_FIELDS,
+        "events": {"type": "array", "items": ref("Event")},
+        "refunds": {"type": "array", "items": ref("Refund")},
+    }
+)
 ORDER_LIST: Final = _obj(
     {
         "orders": {"type": "array", "items": ref("Order")},
@@ -209,5 +242,6 @@ SCHEMAS: Final = {
     "Item": ITEM, "Delivery": DELIVERY, "Payment": PAYMENT, "Event": EVENT, "Order": ORDER,
     "OrderDetail": ORDER_DETAIL, "OrderList": ORDER_LIST, "StatusCheck": STATUS_CHECK,
     "NewOrder": NEW_ORDER, "NewPayment": NEW_PAYMENT, "Cancel": CANCEL, "Ship": SHIP,
+    "Refund": REFUND, "NewRefund": NEW_REFUND,
     "ProductList": _obj({"products": {"type": "array", "items": ref("Product")}}),
 }  # fmt: skip

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels import Channel
-from storage.models import Customer, Order, OrderItem, Payment, PaymentEvent, Product
+from storage.models import Customer, Order, OrderItem, Payment, PaymentEvent, Product, Refund
 
 Json = dict[str, Any]
 
@@ -166,7 +166,44 @@ async def order_detail(session: AsyncSession, code: str) -> Json | None:
     events = await session.scalars(
         select(PaymentEvent).where(PaymentEvent.payment_id.in_(ids)).order_by(PaymentEvent.id)
     )
-    return {**order, "events": [_event_json(e) for e in events]}
+    refunds = await session.scalars(
+        select(Refund)
+        .join(Order, Order.id == Refund.order_id)
+        .where(Order.code == order["code"])
+        .order_by(Refund.id)
+    )
+    return {
+        **order,
+        "events": [_event_json(e) for e in events],
+        "refunds": [refund_json(r, order["code"]) for r in refunds],
+    }
+
+
+def refund_json(refund: Refund, order_code: str) -> Json:
+    return {
+        "id": refund.id,
+        "order_code": order_code,
+        "payment_id": refund.payment_id,
+        "reference": refund.reference,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "status": refund.status,
+        "by_hand": refund.by_hand,
+        "reason": refund.reason,
+        "created_at": _time(refund.created_at),
+        "settled_at": _time(refund.settled_at),
+    }
+
+
+async def refund_detail(session: AsyncSession, refund_id: int) -> Json | None:
+    row = (
+        await session.execute(
+            select(Refund, Order.code)
+            .join(Order, Order.id == Refund.order_id)
+            .where(Refund.id == refund_id)
+        )
+    ).first()
+    return None if row is None else refund_json(row[0], row[1])
 
 
 def _event_json(event: PaymentEvent) -> Json:
@@ -232,6 +269,10 @@ def order_text(order: Json) -> list[str]:
     for p in order["payments"]:
         review = " (needs review)" if p["needs_review"] else ""
         lines.append(f"Payment {p['id']} {p['reference']} {p['method']}: {p['status']}{review}")
+    for r in order.get("refunds", []):
+        by_hand = " (by hand)" if r["by_hand"] else ""
+        amount = _money(r["amount"], r["currency"])
+        lines.append(f"Refund {r['reference']} {amount}: {r['status']}{by_hand}")
     for e in order.get("events", []):
         lines.append(f"  {e['created_at'][:19]} {e['source']}: {e['status']} ({e['outcome']})")
     return lines

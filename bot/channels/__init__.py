@@ -21,6 +21,7 @@ __all__ = ["CHANNELS", "WEBHOOK_PATHS", "Channel", "ChannelStartFailed"]
 CHANNELS: Final[tuple[Channel, ...]] = (
     Channel.TELEGRAM,
     Channel.CONSOLE,
+    Channel.EMAIL,
 )
 
 # Where each channel's platform delivers updates, for the start-up block (bot/startup.py).

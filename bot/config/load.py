@@ -24,6 +24,7 @@ from bot.config.sections import (
     Callbacks,
     CatalogSection,
     Database,
+    Email,
     Logging,
     Reconcile,
     Server,
@@ -42,6 +43,7 @@ class Config:
     api: Api = Api()
     telegram: Telegram = Telegram()
     whatsapp: WhatsApp = WhatsApp()
+    email: Email = Email()
     payments: Payments = field(default_factory=Payments)
     catalog: CatalogSection = CatalogSection()
     reconcile: Reconcile = Reconcile()
@@ -92,8 +94,19 @@ def _check(config: Config) -> None:
         raise ConfigError("database.url", "use sqlite+aiosqlite:/// or postgresql+asyncpg://")
     _check_telegram(config.telegram)
     _check_whatsapp(config.whatsapp)
+    _check_email(config.email)
     check_payments(config.payments)
     config.load_catalog()
+
+
+def _check_email(email: Email) -> None:
+    if not email.enabled:
+        return
+    for key in ("host", "sender"):
+        if not getattr(email, key):
+            raise ConfigError(f"email.{key}", "required when email is enabled")
+    if email.user and not email.password:
+        raise ConfigError("email.password", "required when email.user is set")
 
 
 def _check_telegram(tg: Telegram) -> None:

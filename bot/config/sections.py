@@ -115,6 +115,21 @@ class Logging:
 
 
 @dataclass(frozen=True)
+class Email:
+    """[email]: receipts by SMTP for customers who gave an address (bot/channels/email/)."""
+
+    enabled: bool = False
+    host: str = ""  # the SMTP server; required when enabled
+    port: int = field(default=587, metadata=meta(low=1, high=65535))
+    # starttls (port 587), tls (port 465) or none (a relay on localhost only)
+    security: str = field(default="starttls", metadata=meta(choices=("starttls", "tls", "none")))
+    user: str = ""  # the SMTP login; empty: no login
+    password: str = field(default="", metadata=meta(SECRET, optional=True))  # with user
+    sender: str = ""  # the From address, e.g. "Warung Demo <receipts@example.com>"
+    timeout: int = field(default=20, metadata=meta(DURATION, low=1))  # per message
+
+
+@dataclass(frozen=True)
 class CatalogSection:
     # a .toml or .csv catalog, relative to config.toml; instead of the lists below
     file: str = ""

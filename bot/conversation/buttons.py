@@ -37,6 +37,8 @@ class Verb(StrEnum):
     MERCHANT_SHIP = "ms"
     MERCHANT_CANCEL = "mc"
     MERCHANT_CANCEL_YES = "mcy"
+    MERCHANT_REFUND = "mrf"
+    MERCHANT_REFUND_YES = "mrfy"
 
 
 def tap(verb: Verb, arg: object = "") -> str:

@@ -4,6 +4,8 @@
     /order CODE               one order: items, customer, delivery, payments
     /ship CODE [tracking]     mark a paid order shipped; the customer is told
     /cancel CODE [reason]     cancel an order, release its stock; the customer is told
+    /refund CODE [amount]     give back a paid order's money, all or a part (bot/merchant/
+                              refunding.py); the customer is told
     /stats [date]             a day's orders and money (today by default)
     /export [from] [to]       orders as a CSV document (the last 30 days by default)
 
@@ -30,6 +32,7 @@ from bot.api.views import order_detail, orders_page
 from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import MENU, ORDER_STATUS
 from bot.conversation.replies import Choice, Inbound, Reply
+from bot.merchant import refunding
 from bot.merchant.report import (
     EXPORT_DEFAULT_DAYS,
     day_range,
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-MERCHANT_ONLY: Final = frozenset({"order", "ship", "stats", "export"})
+MERCHANT_ONLY: Final = frozenset({"order", "ship", "stats", "export", "refund"})
 LIST_SIZE: Final = 10
 MAX_CODE: Final = 16  # order codes are 6; a longer "code" is not one
 STATUS_WORDS: Final = {
@@ -132,6 +135,7 @@ async def show_help(desk: Desk, _args: str) -> list[Reply]:
         "/order CODE " + t("one order"),
         "/ship CODE [tracking] " + t("mark shipped, the customer is told"),
         "/cancel CODE [reason] " + t("cancel, stock goes back, the customer is told"),
+        "/refund CODE [amount] " + t("give money back, all or a part; the customer is told"),
         "/stats [YYYY-MM-DD] " + t("a day's orders and money"),
         "/export [from] [to] " + t("orders as a CSV file"),
     ]
@@ -218,6 +222,8 @@ def _order_choices(desk: Desk, order: dict[str, Any]) -> tuple[Choice, ...]:
         choices.append(Choice(tap(Verb.MERCHANT_SHIP, code), desk.t("Mark shipped")))
     if status in (OrderStatus.PAID, OrderStatus.PENDING_PAYMENT):
         choices.append(Choice(tap(Verb.MERCHANT_CANCEL, code), desk.t("Cancel order")))
+    if any(p["status"] == S.PAID for p in order["payments"]):
+        choices.append(Choice(tap(Verb.MERCHANT_REFUND, code), desk.t("Refund")))
     return tuple(choices)
 
 
@@ -333,6 +339,7 @@ COMMANDS: Final[dict[str, Action]] = {
     "cancel": cancel,
     "stats": stats,
     "export": export,
+    "refund": refunding.ask,
     "start": show_help,
     "help": show_help,
 }
@@ -343,4 +350,6 @@ TAPS: Final[dict[str, Action]] = {
     Verb.MERCHANT_SHIP: ship,
     Verb.MERCHANT_CANCEL: _tap_cancel,
     Verb.MERCHANT_CANCEL_YES: cancel,
+    Verb.MERCHANT_REFUND: refunding.ask,
+    Verb.MERCHANT_REFUND_YES: refunding.confirm,
 }

@@ -1,7 +1,7 @@
 """Loads what a notice shows beyond its outbox payload (for the outbox worker and the demo).
 
-Only `order_paid` needs more: the merchant wants the items, the customer and the delivery,
-and the payload carries the order's id only.
+Only `order_paid` and `receipt` need more: the merchant wants the items, the customer and the
+delivery, the customer's receipt the items, and the payload carries the order's id only.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ async def load_notice_extra(
     session: AsyncSession, kind: str, payload: Mapping[str, Any], *, language: str
 ) -> MerchantOrder | None:
     """The `extra` for `render_notice(kind, payload, ...)`; None when the kind needs none."""
-    if kind != "order_paid":
+    if kind not in ("order_paid", "receipt"):
         return None
     order = await _order(session, payload)
     if order is None:

@@ -153,6 +153,17 @@ def _shipped(n: _Notice) -> Reply:
     return Reply(text, (n.choice(tap(Verb.MENU, "orders"), N_("My orders")),))
 
 
+def _refunded(n: _Notice) -> Reply:
+    """Says how much came back, so that a second part refunded later reads as its own."""
+    if n.payload.get("whole"):
+        text = n.t("Refund sent: {amount} for order {code}, the whole payment.")
+    else:
+        text = n.t("Refund sent: {amount} for order {code}.")
+    body = text.format(amount=n.money(), code=n.code)
+    body += "\n" + n.t("It may take a few days to reach your account.")
+    return Reply(body, (n.choice(tap(Verb.MENU, "orders"), N_("My orders")),))
+
+
 def _reminder(n: _Notice) -> Reply:
     text = n.t("Reminder: the payment for order {code} expires at {time}.")
     body = text.format(code=n.code, time=n.when(n.payload["expires_at"]))
@@ -202,6 +213,21 @@ def _order_lines(n: _Notice, order: MerchantOrder) -> list[str]:
     note = [n.t("Note: {note}").format(note=user_text(order.note))] if order.note else []
     shipping = n.t("Shipping: {amount}").format(amount=n.money(order.shipping))
     return [*items, shipping, who, where, *note]
+
+
+def _receipt(n: _Notice) -> Reply:
+    """The emailed receipt (bot/channels/email/): what was bought, for how much, how and when."""
+    lines = [n.t("Receipt for order {code}").format(code=n.code), ""]
+    if n.extra is not None:
+        lines += [f"{li.quantity}× {li.name}  {n.money(li.line_total)}" for li in n.extra.lines]
+        lines.append(n.t("Shipping: {amount}").format(amount=n.money(n.extra.shipping)))
+    lines.append("*" + n.t("Total: {amount}").format(amount=n.money()) + "*")
+    lines.append(n.t("Paid via {method}").format(method=n.method()))
+    if n.payload.get("paid_at"):
+        lines.append(n.t("Paid at {time}").format(time=n.when(n.payload["paid_at"])))
+    lines.append(n.t("Reference: {reference}").format(reference=n.payload.get("reference", "")))
+    lines += ["", n.t("Thank you for your order!")]
+    return Reply("\n".join(lines))
 
 
 def _review(n: _Notice) -> Reply:
@@ -266,6 +292,8 @@ RENDERERS: Final[Mapping[str, Callable[[_Notice], Reply]]] = {
     "order_expired": _order_expired,
     "order_cancelled": _order_cancelled,
     "order_shipped": _shipped,
+    "refund_done": _refunded,
+    "receipt": _receipt,
     "order_paid": _merchant_paid,
     "payment_review": _review,
     "payment_reminder": _reminder,

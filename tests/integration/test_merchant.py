@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from payments.base import MethodId
-from storage.models import Customer, Order, Payment, Product
+from storage.models import Customer, Order, Payment, Product, Refund
 from tests.channels.telegram.fake import FakeBotAPI
 from tests.channels.telegram.kit import (
     MERCHANT_CHAT,
@@ -84,7 +84,7 @@ async def test_the_merchant_lists_shows_and_ships_an_order(
     assert code in listing.text and f"mo:{code}" in data(listing)
     [detail] = await boss.tap(f"mo:{code}")
     assert "2× Kopi Susu" in detail.text and "Siti" in detail.text
-    assert data(detail) == [f"ms:{code}", f"mc:{code}"]
+    assert data(detail) == [f"ms:{code}", f"mc:{code}", f"mrf:{code}"]
     mark = fake.last_seq
     [shipped] = await boss.say(f"/ship {code} JNE-0042")
     assert code in shipped.text
@@ -122,6 +122,46 @@ async def test_cancelling_a_paid_order_by_its_buttons_reminds_of_the_refund(
     [done] = await boss.tap(f"mcy:{code}")
     assert "Rp 50.000" in done.text  # 2 Kopi Susu, picked up: to refund
     assert await rows(running, select(Order.status)) == [("cancelled",)]
+
+
+async def test_a_part_then_the_rest_refunded_from_the_chat_each_told_once(
+    running: Running, fake: FakeBotAPI, boss: TgUser
+) -> None:
+    code, _ = await an_order(running)
+    [question] = await boss.say(f"/refund {code} 20.000")
+    assert "Rp 20.000" in question.text and "Sandbox" in question.text
+    assert data(question) == [f"mrfy:{code} 20000", f"mo:{code}"]
+    mark = fake.last_seq
+    [done] = await boss.tap_data(f"mrfy:{code} 20000")
+    assert "Rp 20.000" in done.text and code in done.text
+    customer = TgUser(fake, running, CUSTOMER)
+    await customer.wait_text("Rp 20.000", code, after=mark)
+    assert await rows(running, select(Payment.status)) == [("paid",)]
+    [rest] = await boss.tap_data(f"mrf:{code}")  # the order's Refund button: what is left
+    assert "Rp 30.000" in rest.text
+    [whole] = await boss.tap_data(f"mrfy:{code} 30000")
+    assert "Rp 30.000" in whole.text
+    await outbox_settled(running)
+    assert await rows(running, select(Payment.status)) == [("refunded",)]
+    refunds = [c for c in fake.sent(CUSTOMER) if "Rp 20.000" in c.text or "Rp 30.000" in c.text]
+    assert len(refunds) == 2  # once each
+    [stale] = await boss.tap_data(f"mrfy:{code} 30000")  # the old button again
+    assert "refunded in full" in stale.text
+    assert len(await rows(running, select(Refund.id))) == 2
+
+
+async def test_a_refund_over_what_is_left_or_of_an_unpaid_order_is_refused(
+    running: Running, boss: TgUser
+) -> None:
+    code, reference = await an_order(running, pay=False)
+    [none] = await boss.say(f"/refund {code}")
+    assert code in none.text and not data(none)
+    await pay_at_sandbox(running, reference)
+    [too_much] = await boss.say(f"/refund {code} 60000")
+    assert "Rp 50.000" in too_much.text and not data(too_much)
+    [usage] = await boss.say("/refund")
+    assert "/refund A7K2Q9" in usage.text
+    assert await rows(running, select(Refund.id)) == []
 
 
 async def test_stats_for_today_and_another_day(running: Running, boss: TgUser) -> None:

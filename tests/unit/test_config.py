@@ -74,6 +74,13 @@ def test_the_shipped_config_loads_with_working_defaults() -> None:
             "[payments.paypal]\nenabled = true\n[payments.sandbox]",
             "payments.paypal",
         ),
+        ("[email]\nenabled = false", "[email]\nenabled = true", "email.host"),
+        ('security = "starttls"', 'security = "ssl"', "email.security"),
+        (
+            '[email]\nenabled = false\nhost = ""',
+            '[email]\nenabled = true\nhost = "smtp.example.com"',
+            "email.sender",
+        ),
     ],
 )
 def test_a_mistake_names_its_key(tmp_path: Path, old: str, new: str, key: str) -> None:

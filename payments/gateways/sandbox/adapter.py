@@ -32,6 +32,9 @@ from payments.base import (
     PaymentRef,
     PaymentResult,
     PaymentStatus,
+    RefundAsk,
+    RefundResult,
+    RefundStatus,
 )
 from payments.gateways.http import retry_after as retry_after_seconds
 from payments.gateways.parsing import json_object, utf8
@@ -45,6 +48,7 @@ STATUS_MAP: Final[Mapping[str, PaymentStatus]] = {
     "FAILED": PaymentStatus.FAILED,
     "EXPIRED": PaymentStatus.EXPIRED,
     "CANCELLED": PaymentStatus.CANCELLED,
+    "REFUNDED": PaymentStatus.REFUNDED,
 }
 BANKS: Final = frozenset({"bca", "bni", "bri", "mandiri", "permata", "cimb", "bsi"})
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
@@ -108,6 +112,15 @@ class SandboxGateway:
     async def cancel_payment(self, ref: PaymentRef) -> PaymentResult:
         """A payment no longer pending comes back unchanged: read its status, it may be PAID."""
         return self._answer(await self._request("POST", _path(ref.reference, "cancel")))
+
+    async def refund_payment(self, ref: PaymentRef, ask: RefundAsk) -> RefundResult:
+        """Idempotent by ask.reference: the provider answers a repeat with the first refund."""
+        body = {"reference": ask.reference, "amount": ask.amount}
+        data = await self._request("POST", _path(ref.reference, "refunds"), body)
+        refund_id = data.get("id")
+        if data.get("status") != "DONE" or not isinstance(refund_id, str):
+            raise GatewayUnavailable(self.name, f"refund={ask.reference}: unreadable answer")
+        return RefundResult(RefundStatus.DONE, external_id=refund_id, raw=data)
 
     async def settle(self, reference: str, outcome: str) -> PaymentResult:
         """Play the customer: "pay" or "fail" (`checkout-bot sandbox pay|fail REFERENCE`)."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 PENDING, PAID, FAILED, EXPIRED, CANCELLED = "PENDING", "PAID", "FAILED", "EXPIRED", "CANCELLED"
+REFUNDED = "REFUNDED"
 
 
 @dataclass(slots=True)
@@ -27,6 +28,11 @@ class SandboxPayment:
     status: str = PENDING
     paid_at: datetime | None = None
     failure_reason: str | None = None
+    refunds: dict[str, SandboxRefund] = field(default_factory=dict)  # by our refund reference
+
+    @property
+    def refunded(self) -> int:
+        return sum(r.amount for r in self.refunds.values())
 
     def callback_json(self) -> dict[str, Any]:
         body = {k: getattr(self, k) for k in ("reference", "id", "status", "amount", "currency")}
@@ -41,6 +47,21 @@ class SandboxPayment:
             "created_at": self.created_at.isoformat(),
             "expires_at": self.expires_at.isoformat(),
             "failure_reason": self.failure_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxRefund:
+    id: str
+    reference: str
+    amount: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "amount": self.amount,
+            "status": "DONE",
         }
 
 

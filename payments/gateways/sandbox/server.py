@@ -32,7 +32,9 @@ from payments.gateways.sandbox.records import (
     FAILED,
     PAID,
     PENDING,
+    REFUNDED,
     SandboxPayment,
+    SandboxRefund,
     SentCallback,
 )
 from payments.qris import build_qris
@@ -104,6 +106,7 @@ class SandboxProvider:
             web.post(api, self._guarded(self._create)),
             web.get(api + "/{reference}", self._guarded(self._act)),
             web.post(api + "/{reference}/{action:pay|fail|cancel}", self._guarded(self._act)),
+            web.post(api + "/{reference}/refunds", self._guarded(self._refund)),
             *page_routes(self, prefix),
         ])  # fmt: skip
 
@@ -172,6 +175,30 @@ class SandboxProvider:
             raise _error(web.HTTPNotFound, "not_found", "no payment with this reference")
         self.act(payment, request.match_info.get("action", "show"))
         return web.json_response(payment.to_json())
+
+    async def _refund(self, request: web.Request) -> web.Response:
+        """Give back some or all of a paid payment: once per refund reference; the last part
+        moves the payment to REFUNDED (and sends that callback)."""
+        payment = self.find(request.match_info["reference"])
+        if payment is None:
+            raise _error(web.HTTPNotFound, "not_found", "no payment with this reference")
+        data = await _json_object(request)
+        try:
+            reference, amount = _field(data, "reference", str), _field(data, "amount", int)
+        except ValueError as exc:
+            raise _error(web.HTTPUnprocessableEntity, "invalid_request", str(exc)) from None
+        if (done := payment.refunds.get(reference)) is not None:
+            return web.json_response(done.to_json() | {"payment": payment.to_json()})
+        if payment.status != PAID:
+            raise _error(web.HTTPConflict, "not_paid", f"the payment is {payment.status}")
+        if not 0 < amount <= payment.amount - payment.refunded:
+            raise _error(web.HTTPUnprocessableEntity, "too_much", "more than is left to refund")
+        refund = SandboxRefund(f"sbr_{secrets.token_hex(8)}", reference, amount)
+        payment.refunds[reference] = refund
+        log.info("sandbox: payment=%s refunded %s", payment.reference, amount)
+        if payment.refunded == payment.amount:
+            self._change(payment, REFUNDED)
+        return web.json_response(refund.to_json() | {"payment": payment.to_json()}, status=201)
 
     def _new_payment(self, data: Mapping[str, Any], base: str) -> SandboxPayment:
         reference = _field(data, "reference", str)

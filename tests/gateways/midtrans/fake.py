@@ -88,12 +88,14 @@ class FakeMidtrans:
         self._created: Counter[str] = Counter()
         self._failures: deque[FailMode] = deque()
         self._numbers = 0
+        self.refunds: dict[str, dict[str, Any]] = {}  # refund_key -> the answer it got
         self.app = web.Application(middlewares=[self._middleware])
         self.app.add_routes(
             [
                 web.post("/v2/charge", self._charge),
                 web.get("/v2/{order_id}/status", self._status),
                 web.post("/v2/{order_id}/cancel", self._cancel),
+                web.post("/v2/{order_id}/refund", self._refund),
                 web.post("/snap/v1/transactions", self._snap),
             ]
         )
@@ -259,6 +261,32 @@ class FakeMidtrans:
         self.set_status(order["order_id"], "cancel", order.get("fraud_status"))
         order["status_code"] = "200"
         return web.json_response({**order, "status_message": "Success, transaction is canceled"})
+
+    async def _refund(self, request: web.Request) -> web.Response:
+        """Once per refund_key; settled non-bank-transfer payments only; never more than paid."""
+        body, problem = await self._read(request)
+        order = self.orders.get(request.match_info["order_id"])
+        if order is None:
+            return self._error(NOT_FOUND)
+        if problem or not isinstance(body, dict) or not isinstance(body.get("refund_key"), str):
+            return self._error({"status_code": "400", "status_message": problem or "refund_key"})
+        if (done := self.refunds.get(body["refund_key"])) is not None:
+            return web.json_response(done)
+        amount, gross = body.get("amount"), int(order["gross_amount"].split(".")[0])
+        given = sum(int(r["refund_amount"].split(".")[0]) for r in self.refunds.values()
+                    if r["order_id"] == order["order_id"])  # fmt: skip
+        settled = order["transaction_status"] in ("settlement", "partial_refund")
+        if not settled or order["payment_type"] in ("bank_transfer", "echannel"):
+            return self._error(CANNOT_MODIFY)
+        if not isinstance(amount, int) or not 0 < amount <= gross - given:
+            return self._error(CANNOT_MODIFY)
+        status = "refund" if given + amount == gross else "partial_refund"
+        self.set_status(order["order_id"], status, order.get("fraud_status"))
+        answer = {**order, "status_code": "200", "status_message": "Success, refund is approved",
+                  "refund_chargeback_id": len(self.refunds) + 1, "refund_amount": f"{amount}.00",
+                  "refund_key": body["refund_key"]}  # fmt: skip
+        self.refunds[body["refund_key"]] = answer
+        return web.json_response(answer)
 
     # -- helpers -------------------------------------------------------------------------------
 

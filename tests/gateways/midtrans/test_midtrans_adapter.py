@@ -244,9 +244,9 @@ async def test_settled_charge_reads_as_paid(midtrans: Harness) -> None:
         ("cancel", "accept", S.CANCELLED),
         ("expire", None, S.EXPIRED),
         ("refund", "accept", S.REFUNDED),
-        ("partial_refund", "accept", S.REFUNDED),
+        ("partial_refund", "accept", S.PAID),
         ("chargeback", "accept", S.REFUNDED),
-        ("partial_chargeback", "accept", S.REFUNDED),
+        ("partial_chargeback", "accept", S.PAID),
     ],
 )
 async def test_each_midtrans_status_maps_to_ours(
