@@ -119,6 +119,9 @@ async def settle_refund(
 
 
 async def _done(store: Store, refund: RefundRow) -> None:
+    # The order before the payment, as every path locks them (PaymentStore.snapshot): the
+    # gateway's own "refunded" callback may be applying at this very moment.
+    order = await store.orders.lock(refund.order_id)
     payment = await store.payments.lock(refund.payment_id)
     others = await store.refunds.of_payment(payment.id)
     given = refund.amount + sum(
@@ -128,7 +131,6 @@ async def _done(store: Store, refund: RefundRow) -> None:
     if whole:
         refunded = PaymentStatus.REFUNDED
         await store.payments.move(payment.id, refunded, ALLOWED_FROM[refunded], next_check_at=None)
-    order = await store.orders.lock(refund.order_id)
     customer = await store.orders.customer(order.customer_id)
     to = customer_recipient(customer)
     if to is None:

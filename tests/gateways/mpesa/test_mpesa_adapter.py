@@ -414,12 +414,12 @@ MPESA_ENV = {"MPESA_CONSUMER_KEY": "k", "MPESA_CONSUMER_SECRET": "s", "MPESA_PAS
 
 def mpesa_config(tmp_path: Path, *changes: tuple[str, str]) -> Path:
     at = SHIPPED.index("[payments.mpesa]")
-    text = SHIPPED[:at] + SHIPPED[at:].replace("enabled = false", "enabled = true", 1)
-    for old, new in changes:
-        assert old in text
-        text = text.replace(old, new, 1)
+    section = SHIPPED[at:].replace("enabled = false", "enabled = true", 1)
+    for old, new in changes:  # within [payments.mpesa]: other sections have such lines too
+        assert old in section
+        section = section.replace(old, new, 1)
     path = tmp_path / "config.toml"
-    path.write_text(text)
+    path.write_text(SHIPPED[:at] + section)
     return path
 
 
