@@ -25,6 +25,7 @@ from payments.base import (
 from payments.orders import OrderError, cancel_order, place_order, ship_order
 from payments.ports import PaymentRow
 from storage.models import Customer, utcnow
+from storage.repo import SqlStore
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -48,10 +49,12 @@ def order_error(exc: OrderError, items: Sequence[str] = ()) -> ApiError:
     return ApiError(status, exc.code, exc.message, fields)
 
 
-async def create_order(runtime: Runtime, new: NewOrder) -> str:
-    """Find or make the customer, then place the order; both or neither are kept."""
+async def place(store: SqlStore, runtime: Runtime, new: NewOrder) -> str:
+    """Find or make the customer, then place the order, in the caller's transaction
+    (bot/api/routes.py commits the order with its Idempotency-Key and answer). A refused
+    order raises ApiError having written nothing: it rolls back to before this call."""
     try:
-        async with runtime.uow() as store:
+        async with store.session.begin_nested():
             customer_id = await _customer(store.session, new.customer, runtime)
             order = await place_order(
                 store,
@@ -61,11 +64,10 @@ async def create_order(runtime: Runtime, new: NewOrder) -> str:
                 delivery=new.delivery,
                 now=runtime.clock(),
             )
-            code = order.code
     except OrderError as exc:
         raise order_error(exc, [line.sku for line in new.items]) from None
-    log.info("order=%s placed through the API", code)
-    return code
+    log.info("order=%s placed through the API", order.code)
+    return order.code
 
 
 async def _customer(session: AsyncSession, new: NewCustomer, runtime: Runtime) -> int:

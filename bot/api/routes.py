@@ -21,12 +21,14 @@ from bot.api.errors import ApiError
 from bot.api.guard import API, ApiState, guard, read_body
 from bot.api.schema import MAX_ID, ORDER_CODE
 from storage.db import Sessions
+from storage.repo import SqlStore
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 Json = dict[str, Any]
 Work = Callable[[Any], Awaitable[web.Response]]
+StoreWork = Callable[[SqlStore, Any], Awaitable[web.Response]]
 
 
 def add_routes(app: web.Application, runtime: Runtime) -> None:
@@ -110,11 +112,13 @@ async def get_order(request: web.Request) -> web.Response:
 async def create_order(request: web.Request) -> web.Response:
     runtime = _runtime(request)
 
-    async def work(data: Any) -> web.Response:
-        code = await actions.create_order(runtime, read.new_order(data, runtime.config.shop))
-        return _ok(await _order(runtime, code), 201)
+    async def work(store: SqlStore, data: Any) -> web.Response:
+        code = await actions.place(store, runtime, read.new_order(data, runtime.config.shop))
+        order = await views.order_detail(store.session, code)
+        assert order is not None
+        return _ok(order, 201)
 
-    return await _idempotent(request, work)
+    return await _atomic(request, work)
 
 
 async def create_payment(request: web.Request) -> web.Response:
@@ -172,6 +176,44 @@ async def ship_order(request: web.Request) -> web.Response:
     return _ok(await _order(runtime, code))
 
 
+async def _atomic(request: web.Request, work: StoreWork) -> web.Response:
+    """Run `work` once per Idempotency-Key, the key's claim, the work and its answer in one
+    transaction: killed in the middle, nothing is kept and the retry does the work. An error
+    answer (4xx) is kept without the work's writes; a 5xx keeps nothing."""
+    body = await read_body(request)
+    runtime = _runtime(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        async with runtime.uow() as store:
+            return await _answer_in(store, work, body)
+    key = read.idempotency_key(key)
+    digest = idempotency.request_hash(request.method, request.path, body)
+    async with runtime.uow() as store:
+        stored = await idempotency.claim_in(store.session, key, digest, runtime.clock())
+        if stored is not None:
+            return _replay(stored)
+        response = await _answer_in(store, work, body)
+        if idempotency.repeatable(response.status):
+            answer = idempotency.Answer(response.status, response.text or "null")
+            await idempotency.remember_in(store.session, key, answer)
+        else:
+            await idempotency.forget_in(store.session, key)
+    return response
+
+
+async def _answer_in(store: SqlStore, work: StoreWork, body: bytes) -> web.Response:
+    try:
+        return await work(store, read.parse_json(body))
+    except ApiError as exc:
+        return exc.response()
+
+
+def _replay(stored: idempotency.Answer) -> web.Response:
+    return web.json_response(
+        text=stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"}
+    )
+
+
 async def _idempotent(request: web.Request, work: Work) -> web.Response:
     """Run `work` on the body once per Idempotency-Key; a repeat gets the stored answer."""
     body = await read_body(request)
@@ -183,15 +225,13 @@ async def _idempotent(request: web.Request, work: Work) -> web.Response:
     digest = idempotency.request_hash(request.method, request.path, body)
     stored = await idempotency.claim(runtime.sessions, key, digest, runtime.clock())
     if stored is not None:
-        return web.json_response(
-            text=stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"}
-        )
+        return _replay(stored)
     try:
         response = await _answer(work, body)
     except Exception:
         await idempotency.forget(runtime.sessions, key)
         raise
-    if response.status >= 500 or response.status in (202, 429):
+    if not idempotency.repeatable(response.status):
         await idempotency.forget(runtime.sessions, key)
     else:
         answer = idempotency.Answer(response.status, response.text or "null")
