@@ -10,7 +10,7 @@ from the payload's keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -92,6 +92,14 @@ def render_notice(
         except (KeyError, TypeError, ValueError):
             pass  # a payload of another shape: say what we can
     return _generic(kind, notice)
+
+
+def as_repeat(reply: Reply, language: str) -> Reply:
+    """A resend of a message that may have been shown already (bot/notify/worker.py, in
+    doubt): it says so, so that a second copy reads as a reminder, not a second payment."""
+    t = texts.translator(language)
+    prefix = t("In case you missed it:")
+    return replace(reply, text=f"{prefix}\n{reply.text}")
 
 
 def _paid(n: _Notice) -> Reply:

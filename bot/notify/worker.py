@@ -7,6 +7,14 @@ channel's Pacer, and records the outcome: sent; retry after the channel's retry-
 growing back-off; or given up at once when the channel says it never will (a customer who
 blocked the bot), with the reason kept in `last_error`.
 
+A send is bracketed in the database: send_started_at is committed before the chat API is asked
+and the outcome right after it answers, each a lone statement (storage/db.py one_statement)
+rather than a transaction queued behind other work. Telegram has no idempotency key, so a
+process killed between the chat's "ok" and that second statement leaves a row whose message
+may have been shown: the next claim finds it in doubt (storage/outbox_repo.py). Such a row is
+sent once more, marked as a repeat in the reader's language; in doubt a second time, it is
+given up with the reason, never sent a third time.
+
 Channels plug in a `Sender` (bot/notify/sender.py) through `runtime.outbox.register(sender)`
 when they start (or `register_sender(app, sender)`); the worker claims only rows of channels
 it has a sender for, so the others stay in the table for whoever sends them. Each row is
@@ -32,7 +40,7 @@ from bot.conversation.replies import Reply
 from bot.notify.pace import NO_LIMIT, Pace, Pacer
 from bot.notify.render import render_row
 from bot.notify.sender import RetryLater, Sender, Undeliverable
-from storage.db import Sessions, transaction
+from storage.db import Sessions, one_statement, transaction
 from storage.models import utcnow
 from storage.outbox_repo import OutboxLeases, OutboxRow
 
@@ -51,6 +59,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+DOUBTED_TWICE = (
+    "in doubt twice: killed after asking the chat API twice, so the message may have been "
+    "shown twice; not sent a third time"
+)
 
 
 @dataclass
@@ -201,11 +213,16 @@ class OutboxWorker:
         if sender is None:
             await self._put_back([row])
             return
+        if row.doubts >= 2:
+            await self._give_up(row, DOUBTED_TWICE)
+            return
         try:
             reply = await self._render(row)
         except Exception as exc:  # no retry makes an unreadable row readable
             log.exception("outbox: row %s (%s) cannot be rendered", row.id, row.kind)
             await self._give_up(row, f"render: {exc!r}")
+            return
+        if not await self._started(row):
             return
         try:
             await self._send(sender, row, reply)
@@ -230,7 +247,14 @@ class OutboxWorker:
     async def _render(self, row: OutboxRow) -> Reply:
         async with self._read() as session:
             shop, to_merchant = self.runtime.config.shop, self._to_merchant(row)
-            return await render_row(session, shop, row.kind, row.payload, to_merchant=to_merchant)
+            return await render_row(
+                session,
+                shop,
+                row.kind,
+                row.payload,
+                to_merchant=to_merchant,
+                repeat=row.doubts > 0,
+            )
 
     def _to_merchant(self, row: OutboxRow) -> bool:
         return any(
@@ -238,12 +262,25 @@ class OutboxWorker:
             for m in self.runtime.shop.merchants
         )
 
+    async def _started(self, row: OutboxRow) -> bool:
+        """send_started_at, durable before the send; False: not ours to send (lease lost, or
+        the database is away, and then the row goes back to the table)."""
+        try:
+            async with one_statement(self._sessions) as connection:
+                if await OutboxLeases(connection).mark_started(row, utcnow()):
+                    return True
+            log.info("outbox: row %s was taken over before its send; not sending", row.id)
+        except Exception:
+            log.exception("outbox: row %s: could not record the send's start", row.id)
+            await self._put_back([row])
+        return False
+
     async def _sent(self, row: OutboxRow) -> None:
         log.debug("outbox: row %s (%s) sent on %s", row.id, row.kind, row.channel)
-        for attempt in range(3):  # a lost write means a duplicate message after the lease
+        for attempt in range(3):  # a lost write leaves the row in doubt: one marked repeat
             try:
-                async with transaction(self._sessions) as session:
-                    await OutboxLeases(session).mark_sent([row.id], utcnow())
+                async with one_statement(self._sessions) as connection:
+                    await OutboxLeases(connection).mark_sent([row.id], utcnow())
                 return
             except Exception:
                 log.exception("outbox: row %s sent but not recorded (try %d)", row.id, attempt)
