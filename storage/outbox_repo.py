@@ -134,6 +134,7 @@ class OutboxLeases:
             "next_attempt_at": at,
             "last_error": error[:1000] or None,
             "send_started_at": None,  # the chat API said no: not shown
+            "claimed_by": None,
         }
         if not count_attempt:
             values["attempts"] = OB.c.attempts - 1
@@ -146,7 +147,11 @@ class OutboxLeases:
                 update(OB)
                 .where(OB.c.id == bindparam("b_id"), OB.c.next_attempt_at == bindparam("b_lease"))
                 .where(*UNSETTLED)
-                .values(next_attempt_at=bindparam("b_at", type_=TIME), attempts=OB.c.attempts - 1)
+                .values(
+                    next_attempt_at=bindparam("b_at", type_=TIME),
+                    attempts=OB.c.attempts - 1,
+                    claimed_by=None,
+                )
             )
             params = [{"b_id": r.id, "b_lease": r.lease_until, "b_at": at} for r in rows]
             await self._run(statement, params)

@@ -144,7 +144,9 @@ class OutboxWorker:
                 return 0
         lease_until = now + timedelta(seconds=self.tuning.lease)
         async with transaction(self._sessions) as session:
-            rows = await OutboxLeases(session).claim_due(now, lease_until, channels, room)
+            leases = OutboxLeases(session)
+            owner = self.runtime.instance_id
+            rows = await leases.claim_due(now, lease_until, channels, room, owner)
         overflow = [row for row in rows if not self._queue(row)]
         if overflow:  # back to the table until their chat's lane has room
             async with transaction(self._sessions) as session:
