@@ -18,7 +18,7 @@ from bot.api import actions, idempotency, views
 from bot.api import input as read
 from bot.api.document import openapi_document
 from bot.api.errors import ApiError
-from bot.api.guard import API, ApiState, guard, read_body
+from bot.api.guard import API, ApiState, TokenBuckets, guard, read_body
 from bot.api.schema import MAX_ID, ORDER_CODE
 from storage.db import Sessions
 from storage.repo import SqlStore
@@ -32,7 +32,9 @@ StoreWork = Callable[[SqlStore, Any], Awaitable[web.Response]]
 
 
 def add_routes(app: web.Application, runtime: Runtime) -> None:
-    app[API] = ApiState(runtime, runtime.config.api.token)
+    settings = runtime.config.api
+    limits = TokenBuckets(burst=settings.burst, per_second=settings.rate_per_second)
+    app[API] = ApiState(runtime, settings.token, limits)
     app.middlewares.append(guard)
     for method, path, handler in [
         ("GET", "/api/openapi.json", openapi),

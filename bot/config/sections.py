@@ -53,6 +53,16 @@ class Callbacks:
 @dataclass(frozen=True)
 class Api:
     token: str = field(default="", metadata=meta(SECRET))  # the API is off while empty
+    # The token bucket of bot/api/guard.py, per token and per instance: `burst` requests at
+    # once, refilled at `rate_per_second`; beyond it 429 with Retry-After.
+    rate_per_second: float = 10.0
+    burst: int = 60
+
+    def __post_init__(self) -> None:
+        if not self.rate_per_second > 0:
+            raise ConfigError("api.rate_per_second", "expected a number of requests above 0")
+        if self.burst < 1:
+            raise ConfigError("api.burst", "expected a whole number of requests, 1 or more")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from tests.integration.appprocess import AUTH, AppProcess
 
 CUSTOMER = {"name": "Siti Rahma", "phone": "081234567890", "telegram_chat_id": 1001}
 SKUS = ["KOPI-SUSU", "KOPI-HITAM", "TEH-TARIK"]
+UNLIMITED = {"rate_per_second = 10 ": "rate_per_second = 1000 ", "burst = 60 ": "burst = 1000 "}
 
 
 def order_body(n: int) -> dict[str, Any]:
@@ -53,8 +54,8 @@ async def retry_all(
 async def test_orders_killed_mid_creation_are_placed_once_on_retry_with_the_same_key(
     tmp_path: Path, db_url: str, sessions: Sessions, http: aiohttp.ClientSession
 ) -> None:
-    n = 25  # twice after the restart: within the API's burst of 60
-    app = AppProcess(tmp_path, db_url)
+    n = 40
+    app = AppProcess(tmp_path, db_url, replacements=UNLIMITED)
     await app.start()
     try:
         burst = [asyncio.create_task(place(http, app, i)) for i in range(n)]
