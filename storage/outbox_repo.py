@@ -93,6 +93,9 @@ class OutboxLeases:
         )
         if self._postgres:
             due = due.with_for_update(skip_locked=True)
+        return await self._claim(due, lease_until, owner)
+
+    async def _claim(self, due: Any, lease_until: datetime, owner: str | None) -> list[OutboxRow]:
         claim = (
             update(OB)
             .where(OB.c.id.in_(due.scalar_subquery()))
@@ -109,6 +112,22 @@ class OutboxLeases:
             OutboxRow(**row._asdict(), lease_until=lease_until) for row in await self._run(claim)
         ]
         return sorted(rows, key=lambda r: r.id)  # RETURNING keeps no order
+
+    async def claim_more(
+        self, like: OutboxRow, now: datetime, limit: int, owner: str | None = None
+    ) -> list[OutboxRow]:
+        """More due rows of `like`'s chat and kind, under `like`'s lease (to send as one)."""
+        due = (
+            select(OB.c.id)
+            .where(*UNSETTLED, OB.c.next_attempt_at <= now)
+            .where(OB.c.channel == like.channel, OB.c.address == like.address)
+            .where(OB.c.kind == like.kind, OB.c.id != like.id)
+            .order_by(OB.c.next_attempt_at, OB.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            due = due.with_for_update(skip_locked=True)
+        return await self._claim(due, like.lease_until, owner)
 
     async def mark_started(self, row: OutboxRow, now: datetime) -> bool:
         """Durably before the chat API is asked; False when the lease is no longer ours (then

@@ -15,6 +15,11 @@ may have been shown: the next claim finds it in doubt (storage/outbox_repo.py). 
 sent once more, marked as a repeat in the reader's language; in doubt a second time, it is
 given up with the reason, never sent a third time.
 
+A merchant chat is paced like any other (one message a second on Telegram), so paid-order
+notices to it are combined: at its turn, every `order_paid` row for that chat held or due is
+sent as one message listing the orders with their totals (bot/notify/notices.py
+render_paid_digest), as many as the channel's length limit allows; the rest go next.
+
 Channels plug in a `Sender` (bot/notify/sender.py) through `runtime.outbox.register(sender)`
 when they start (or `register_sender(app, sender)`); the worker claims only rows of channels
 it has a sender for, so the others stay in the table for whoever sends them. Each row is
@@ -37,6 +42,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.replies import Reply
+from bot.notify.notices import render_paid_digest
 from bot.notify.pace import NO_LIMIT, Pace, Pacer
 from bot.notify.render import render_row
 from bot.notify.sender import RetryLater, Sender, Undeliverable
@@ -59,6 +65,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+COMBINED = "order_paid"  # the merchant notices sent as one message when several are queued
+COMBINE_MAX = 200  # rows looked at for one combined message
 DOUBTED_TWICE = (
     "in doubt twice: killed after asking the chat API twice, so the message may have been "
     "shown twice; not sent a third time"
@@ -174,7 +182,8 @@ class OutboxWorker:
     def _queue(self, row: OutboxRow) -> bool:
         lane = (row.channel, row.address)
         queue = self._lanes.get(lane)
-        if row.channel not in self.senders or len(queue or ()) >= self.tuning.lane_max:
+        full = len(queue or ()) >= self.tuning.lane_max and not self._combinable(row)
+        if row.channel not in self.senders or full:
             return False
         if queue is None:
             queue = self._lanes[lane] = deque()
@@ -195,7 +204,11 @@ class OutboxWorker:
                     await self._nap(wait)
                     continue
                 await pacer.turn(address)
-                await self._deliver(queue.popleft())
+                batch = await self._gather(queue.popleft(), queue)
+                if len(batch) > 1:
+                    await self._deliver_combined(batch)
+                else:
+                    await self._deliver(batch[0])
         except Exception:
             log.exception("outbox: the %s lane stopped; its rows go back to the table", channel)
         finally:
@@ -209,6 +222,92 @@ class OutboxWorker:
                 await OutboxLeases(session).release(rows, utcnow())
         except Exception:
             log.exception("outbox: could not put %d rows back; their lease runs out", len(rows))
+
+    def _combinable(self, row: OutboxRow) -> bool:
+        """A paid-order notice to a merchant, not a repeat (a repeat goes alone, marked)."""
+        return row.kind == COMBINED and not row.doubts and self._to_merchant(row)
+
+    async def _gather(self, row: OutboxRow, queue: deque[OutboxRow]) -> list[OutboxRow]:
+        """`row`, and when it is a merchant's paid-order notice, the others of its chat held
+        here or due in the table, to go as one message."""
+        if not self._combinable(row):
+            return [row]
+        held = [r for r in queue if r.kind == row.kind and not r.doubts]
+        for other in held:
+            queue.remove(other)
+        room = COMBINE_MAX - 1 - len(held)
+        more: list[OutboxRow] = []
+        if room > 0:
+            async with transaction(self._sessions) as session:
+                leases = OutboxLeases(session)
+                more = await leases.claim_more(row, utcnow(), room, self.runtime.instance_id)
+        queue.extend(r for r in more if r.doubts)
+        return [row, *held, *(r for r in more if not r.doubts)]
+
+    async def _deliver_combined(self, batch: list[OutboxRow]) -> None:
+        sender = self.senders.get(batch[0].channel)
+        if sender is None:
+            await self._put_back(batch)
+            return
+        language = self.runtime.config.shop.languages[0]
+        country = self.runtime.config.shop.country
+        reply, fitted = render_paid_digest(
+            [r.payload for r in batch],
+            language=language,
+            country=country,
+            limit=sender.pace.max_text,
+        )
+        taken, rest = batch[:fitted], batch[fitted:]
+        if rest:
+            await self._put_back(rest)
+        if len(taken) == 1:
+            await self._deliver(taken[0])
+            return
+        if not await self._started_all(taken):
+            return
+        try:
+            await self._send(sender, taken[0], reply)
+        except RetryLater as exc:
+            self._pacers[taken[0].channel].hold(taken[0].address, exc.after)
+            for row in taken:
+                await self._retry(
+                    row, exc.after, f"retry after {exc.after:g}s: {exc.reason}", False
+                )
+        except Undeliverable as exc:
+            for row in taken:
+                await self._give_up(row, str(exc))
+        except Exception as exc:
+            for row in taken:
+                await self._transient(row, exc)
+        else:
+            await self._sent_all(taken)
+
+    async def _started_all(self, rows: list[OutboxRow]) -> bool:
+        """`_started` for a combined message: all of its rows, or none (then back to the
+        table, for whoever holds them now)."""
+        try:
+            async with transaction(self._sessions) as session:
+                leases, now = OutboxLeases(session), utcnow()
+                for row in rows:
+                    if not await leases.mark_started(row, now):
+                        raise LookupError(row.id)
+            return True
+        except LookupError:
+            log.info("outbox: a combined row was taken over before its send; not sending")
+        except Exception:
+            log.exception("outbox: could not record the start of a combined send")
+        await self._put_back(rows)
+        return False
+
+    async def _sent_all(self, rows: list[OutboxRow]) -> None:
+        for attempt in range(3):
+            try:
+                async with one_statement(self._sessions) as connection:
+                    await OutboxLeases(connection).mark_sent([r.id for r in rows], utcnow())
+                return
+            except Exception:
+                log.exception("outbox: %d rows sent but not recorded (try %d)", len(rows), attempt)
+                await asyncio.sleep(0.5)
 
     async def _deliver(self, row: OutboxRow) -> None:
         sender = self.senders.get(row.channel)
