@@ -25,6 +25,7 @@ from bot.catalog.sync import sync_catalog
 from bot.channels import CHANNELS
 from bot.config import Config
 from bot.gateways import build_gateways, sandbox_provider
+from bot.instance import heartbeat
 from bot.metrics import healthz
 from bot.notify import worker as notify
 from bot.request_id import request_id
@@ -47,7 +48,9 @@ def create_app(config: Config, *, clock: Callable[[], datetime] = utcnow) -> web
     quiet_malformed_requests()
     runtime = Runtime(config, clock)
     app[RUNTIME] = runtime
-    app.cleanup_ctx.extend([database, http_session, gateways, callback_writer, scheduler])
+    app.cleanup_ctx.extend(
+        [database, heartbeat, http_session, gateways, callback_writer, scheduler]
+    )
     runtime.batcher = ApplyBatcher(runtime.uow, runtime.shop, clock)
     runtime.finder = PaymentFinder(runtime.read_uow)
     metrics.install(app)

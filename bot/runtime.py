@@ -74,6 +74,8 @@ class Runtime:
     catalog: CatalogCache = field(default_factory=CatalogCache)  # what the chat sells
     metrics: Metrics = field(default_factory=Metrics)  # served by bot/metrics.py
     outbox: Outbox | None = None  # set by bot/notify/worker.py install()
+    # Written into the leases this instance takes; bot/instance.py keeps its heartbeat.
+    instance_id: str | None = None
 
     def uow(self) -> AbstractAsyncContextManager[SqlStore]:
         assert self.sessions is not None, "database not started"

@@ -85,7 +85,7 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     assert sessions is not None, "the database context comes first"
     ctx = make_context(
         runtime.config,
-        lambda: reconcile_transaction(sessions),
+        lambda: reconcile_transaction(sessions, runtime.instance_id),
         runtime.gateways,
         runtime.clock,
         observe=on_status_query(app),

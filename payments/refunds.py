@@ -157,11 +157,11 @@ async def refund_order(
     """Open, ask, settle: the refund's id, whatever its gateway answered."""
     async with uow() as store:
         opened = await open_refund(store, code, amount, now=now, reason=reason)
-    await _ask_and_settle(uow, gateways, opened, now)
+    await ask_and_settle(uow, gateways, opened, now)
     return opened.refund_id
 
 
-async def _ask_and_settle(
+async def ask_and_settle(
     uow: UnitOfWork, gateways: Mapping[str, Gateway], opened: Opened, now: datetime
 ) -> None:
     gateway = gateways.get(opened.gateway)
@@ -197,5 +197,5 @@ async def ask_again(
             payment = await store.payments.lock(refund.payment_id)
             opened.append(_opened(refund, payment))
     for one in opened:
-        await _ask_and_settle(uow, gateways, one, now)
+        await ask_and_settle(uow, gateways, one, now)
     return len(opened)

@@ -212,6 +212,8 @@ class Payment(Base):
     review_reason: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The instance whose poller lease this is (Instance.id): freed when it stops beating.
+    claimed_by: Mapped[str | None] = mapped_column(SafeString(64), index=True)
 
 
 class Refund(Base):
@@ -275,6 +277,21 @@ class Outbox(Base):
     failed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set just before the chat API is asked, cleared by its answer: still set when the row is
+    # claimed again means the send's outcome is unknown (bot/notify/worker.py, in doubt).
+    send_started_at: Mapped[datetime | None]
+    doubts: Mapped[int] = mapped_column(default=0, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(SafeString(64), index=True)
+
+
+class Instance(Base):
+    """A running process and its heartbeat (storage/instances_repo.py): the claims of one that
+    stopped beating are taken over in seconds rather than after their lease."""
+
+    __tablename__ = "instances"
+    id: Mapped[str] = mapped_column(SafeString(64), primary_key=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
 
 
 class Conversation(Base):

@@ -61,9 +61,13 @@ def _at(name: str) -> Any:
 
 
 class ReconcileRepo:
-    def __init__(self, session: AsyncSession) -> None:
+    """`owner`: the instance id written into the leases it takes (storage/instances_repo.py
+    frees them when that instance stops beating)."""
+
+    def __init__(self, session: AsyncSession, owner: str | None = None) -> None:
         self._session = session
         self._postgres = session.bind.dialect.name == "postgresql"
+        self._owner = owner
 
     async def _run(self, statement: Any, params: Any = None) -> Result[Any]:
         connection = await self._session.connection()
@@ -83,7 +87,7 @@ class ReconcileRepo:
         claim = (
             update(P)
             .where(P.c.id.in_(due.scalar_subquery()))
-            .values(next_check_at=lease_until)
+            .values(next_check_at=lease_until, claimed_by=self._owner)
             .returning(*DUE_COLUMNS)
         )
         return [_due(row) for row in await self._run(claim)]
@@ -93,7 +97,7 @@ class ReconcileRepo:
             statement = (
                 update(P)
                 .where(P.c.id == bindparam("b_id"), P.c.next_check_at == lease_until)
-                .values(next_check_at=_at("b_at"))
+                .values(next_check_at=_at("b_at"), claimed_by=None)
             )
             await self._run(statement, [{"b_id": i, "b_at": at} for i, at in moves])
 
@@ -103,14 +107,14 @@ class ReconcileRepo:
         count = {"checked_at": _at("b_now"), "check_count": P.c.check_count + 1}
         mine = P.c.next_check_at == _at("b_lease")
         later = case((mine, _at("b_next")), else_=P.c.next_check_at)
+        owner = case((mine, None), else_=P.c.claimed_by)  # a lease given back has no holder
+        done = {"next_check_at": None, "claimed_by": None}
+        moved = {"next_check_at": later, "claimed_by": owner}
         groups = [
-            ([r for r in asked if r.next_check_at is None], {**count, "next_check_at": None}),
-            ([r for r in asked if r.next_check_at and r.lease], {**count, "next_check_at": later}),
+            ([r for r in asked if r.next_check_at is None], {**count, **done}),
+            ([r for r in asked if r.next_check_at and r.lease], {**count, **moved}),
             ([r for r in asked if r.next_check_at and not r.lease], count),
-            (
-                [r for r in records if not r.asked and r.next_check_at and r.lease],
-                {"next_check_at": later},
-            ),
+            ([r for r in records if not r.asked and r.next_check_at and r.lease], moved),
         ]
         for chosen, values in groups:
             if chosen:
@@ -230,12 +234,14 @@ def _params(record: CheckRecord) -> dict[str, Any]:
 class ReconcileSqlStore(SqlStore):
     """The Store of payments/reconcile/ports.py over one session."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, owner: str | None = None) -> None:
         super().__init__(session)
-        self.reconcile = ReconcileRepo(session)
+        self.reconcile = ReconcileRepo(session, owner)
 
 
 @asynccontextmanager
-async def reconcile_transaction(sessions: Sessions) -> AsyncIterator[ReconcileSqlStore]:
+async def reconcile_transaction(
+    sessions: Sessions, owner: str | None = None
+) -> AsyncIterator[ReconcileSqlStore]:
     async with transaction(sessions) as session:
-        yield ReconcileSqlStore(session)
+        yield ReconcileSqlStore(session, owner)

@@ -24,8 +24,9 @@ from payments.base import (
 )
 from payments.orders import OrderError, cancel_order, place_order, ship_order
 from payments.ports import PaymentRow
-from payments.refunds import refund_order
+from payments.refunds import Opened, ask_and_settle, open_refund
 from storage.models import Customer, utcnow
+from storage.repo import SqlStore
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -53,10 +54,12 @@ def order_error(exc: OrderError, items: Sequence[str] = ()) -> ApiError:
     return ApiError(status, exc.code, exc.message, fields)
 
 
-async def create_order(runtime: Runtime, new: NewOrder) -> str:
-    """Find or make the customer, then place the order; both or neither are kept."""
+async def place(store: SqlStore, runtime: Runtime, new: NewOrder) -> str:
+    """Find or make the customer, then place the order, in the caller's transaction
+    (bot/api/routes.py commits the order with its Idempotency-Key and answer). A refused
+    order raises ApiError having written nothing: it rolls back to before this call."""
     try:
-        async with runtime.uow() as store:
+        async with store.session.begin_nested():
             customer_id = await _customer(store.session, new.customer, runtime)
             order = await place_order(
                 store,
@@ -66,11 +69,10 @@ async def create_order(runtime: Runtime, new: NewOrder) -> str:
                 delivery=new.delivery,
                 now=runtime.clock(),
             )
-            code = order.code
     except OrderError as exc:
         raise order_error(exc, [line.sku for line in new.items]) from None
-    log.info("order=%s placed through the API", code)
-    return code
+    log.info("order=%s placed through the API", order.code)
+    return order.code
 
 
 async def _customer(session: AsyncSession, new: NewCustomer, runtime: Runtime) -> int:
@@ -123,16 +125,22 @@ async def cancel(runtime: Runtime, code: str, reason: str) -> None:
     await runtime.cancel_at_gateways(cancelled.attempts)
 
 
-async def refund(runtime: Runtime, code: str, amount: int | None, reason: str) -> int:
-    """Record, ask the gateway, settle (payments/refunds.py); the refund's id."""
+async def open_refund_in(
+    store: SqlStore, runtime: Runtime, code: str, amount: int | None, reason: str
+) -> Opened:
+    """Record the refund as requested in the request's own transaction (payments/refunds.py),
+    so that its Idempotency-Key and the refund are kept together or not at all."""
     try:
-        refund_id = await refund_order(
-            runtime.uow, runtime.gateways, code, amount, now=runtime.clock(), reason=reason
-        )
+        opened = await open_refund(store, code, amount, now=runtime.clock(), reason=reason)
     except OrderError as exc:
         raise order_error(exc) from None
-    log.info("order=%s refund %s asked through the API", code, refund_id)
-    return refund_id
+    log.info("order=%s refund %s asked through the API", code, opened.ask.reference)
+    return opened
+
+
+async def finish_refund(runtime: Runtime, opened: Opened) -> None:
+    """Once committed: ask the gateway and settle; unanswered, the sweep asks again."""
+    await ask_and_settle(runtime.uow, runtime.gateways, opened, runtime.clock())
 
 
 async def ship(runtime: Runtime, code: str, tracking: str | None) -> None:

@@ -3,7 +3,8 @@ the body size, and the translation of every failure into the API's error shape.
 
 The token is compared in constant time, and a request without it learns nothing but 401, not
 even whether the route exists. The rate limit is a token bucket per API token in this
-process's memory: a burst guard, not a quota (several instances each allow the full rate).
+process's memory, `[api] rate_per_second` and `burst`: a burst guard, not a quota (several
+instances each allow the full rate).
 """
 
 from __future__ import annotations

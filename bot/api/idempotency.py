@@ -1,9 +1,14 @@
 """Idempotency-Key: the same key and body get the same answer, also after a crash or from
 another instance, because keys and answers live in the database.
 
-A key is claimed (inserted with no answer) before the work starts and given its answer after.
-A second request with the key while the first runs gets 409; a claim whose request died
-without an answer is taken over after STALE. Keys are forgotten after TTL.
+Where the work is all in our database (placing an order), the claim, the work and the answer
+are one transaction (`claim_in` and `remember_in` on the caller's session): a process killed
+in the middle leaves nothing, and the retry does the work once. Where a gateway answers in
+the middle (a payment), the database is not held: the key is claimed (inserted with no answer)
+before the work starts and given its answer after; a second request with the key while the
+first runs gets 409, and a claim whose request died without an answer is taken over after
+STALE (the attempt itself is reused, payments/attempts.py begin_attempt, so the retry creates
+no second payment). Keys are forgotten after TTL.
 """
 
 from __future__ import annotations
@@ -45,26 +50,33 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 async def claim(sessions: Sessions, key: str, digest: str, now: datetime) -> Answer | None:
     """The stored answer to replay, or None when this request is to do the work."""
     async with transaction(sessions) as session:
-        if await _insert(session, key, digest, now):
-            return None
-        row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
-        if row is None:  # forgotten in between: the next try claims it
-            raise _in_progress()
-        if row.created_at <= now - TTL:
-            await _take_over(session, row, digest, now)
-            return None
-        if row.request_hash != digest:
-            raise ApiError(
-                409,
-                "idempotency_conflict",
-                "This Idempotency-Key was used with another request; use a new key.",
-            )
-        if row.status is not None and row.body is not None:
-            return Answer(row.status, row.body)
-        if row.created_at <= now - STALE:
-            await _take_over(session, row, digest, now)
-            return None
+        return await claim_in(session, key, digest, now)
+
+
+async def claim_in(session: AsyncSession, key: str, digest: str, now: datetime) -> Answer | None:
+    """`claim` inside the caller's transaction: the claim commits with the caller's work, or
+    not at all. On PostgreSQL a second request with the key waits here for the first one's
+    commit (the unique index), then replays its answer."""
+    if await _insert(session, key, digest, now):
+        return None
+    row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+    if row is None:  # forgotten in between: the next try claims it
         raise _in_progress()
+    if row.created_at <= now - TTL:
+        await _take_over(session, row, digest, now)
+        return None
+    if row.request_hash != digest:
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "This Idempotency-Key was used with another request; use a new key.",
+        )
+    if row.status is not None and row.body is not None:
+        return Answer(row.status, row.body)
+    if row.created_at <= now - STALE:
+        await _take_over(session, row, digest, now)
+        return None
+    raise _in_progress()
 
 
 def _in_progress() -> ApiError:
@@ -100,15 +112,28 @@ async def _take_over(
 
 async def remember(sessions: Sessions, key: str, answer: Answer) -> None:
     async with transaction(sessions) as session:
-        await session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.key == key)
-            .values(status=answer.status, body=answer.body)
-            .execution_options(synchronize_session=False)
-        )
+        await remember_in(session, key, answer)
+
+
+async def remember_in(session: AsyncSession, key: str, answer: Answer) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.key == key)
+        .values(status=answer.status, body=answer.body)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def forget(sessions: Sessions, key: str) -> None:
     """The answer is not one to repeat (a 5xx, a 429, instructions not in yet): retry freely."""
     async with transaction(sessions) as session:
-        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key))
+        await forget_in(session, key)
+
+
+async def forget_in(session: AsyncSession, key: str) -> None:
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key))
+
+
+def repeatable(status: int) -> bool:
+    """A 5xx, a 429 or a 202 (instructions not in yet) is not an answer to replay."""
+    return status < 500 and status not in (202, 429)

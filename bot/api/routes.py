@@ -13,24 +13,30 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api import actions, idempotency, views
 from bot.api import input as read
 from bot.api.document import openapi_document
 from bot.api.errors import ApiError
-from bot.api.guard import API, ApiState, guard, read_body
+from bot.api.guard import API, ApiState, TokenBuckets, guard, read_body
 from bot.api.schema import MAX_ID, ORDER_CODE
+from payments.refunds import Opened
 from storage.db import Sessions
+from storage.repo import SqlStore
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 Json = dict[str, Any]
 Work = Callable[[Any], Awaitable[web.Response]]
+StoreWork = Callable[[SqlStore, Any], Awaitable[web.Response]]
 
 
 def add_routes(app: web.Application, runtime: Runtime) -> None:
-    app[API] = ApiState(runtime, runtime.config.api.token)
+    settings = runtime.config.api
+    limits = TokenBuckets(burst=settings.burst, per_second=settings.rate_per_second)
+    app[API] = ApiState(runtime, settings.token, limits)
     app.middlewares.append(guard)
     for method, path, handler in [
         ("GET", "/api/openapi.json", openapi),
@@ -111,11 +117,13 @@ async def get_order(request: web.Request) -> web.Response:
 async def create_order(request: web.Request) -> web.Response:
     runtime = _runtime(request)
 
-    async def work(data: Any) -> web.Response:
-        code = await actions.create_order(runtime, read.new_order(data, runtime.config.shop))
-        return _ok(await _order(runtime, code), 201)
+    async def work(store: SqlStore, data: Any) -> web.Response:
+        code = await actions.place(store, runtime, read.new_order(data, runtime.config.shop))
+        order = await views.order_detail(store.session, code)
+        assert order is not None
+        return _ok(order, 201)
 
-    return await _idempotent(request, work)
+    return await _atomic(request, work)
 
 
 async def create_payment(request: web.Request) -> web.Response:
@@ -174,25 +182,73 @@ async def ship_order(request: web.Request) -> web.Response:
 
 
 async def refund_order(request: web.Request) -> web.Response:
+    """The refund is written with its Idempotency-Key in one transaction (a retry after a
+    crash finds it, never a second refund), then its gateway is asked; a replay answers with
+    the refund as first accepted."""
     runtime, code = _runtime(request), _code(request)
+    opened: list[Opened] = []
 
-    async def work(data: Any) -> web.Response:
+    async def work(store: SqlStore, data: Any) -> web.Response:
         amount, reason = read.new_refund(data)
-        refund_id = await actions.refund(runtime, code, amount, reason)
-        async with _reader(runtime)() as session:
-            refund = await views.refund_detail(session, refund_id)
-        return _ok(refund or {}, 202)
+        opened.append(await actions.open_refund_in(store, runtime, code, amount, reason))
+        return _ok(await _refund(store.session, opened[0].refund_id), 202)
 
-    return await _idempotent(request, work, keep_accepted=True)
+    response = await _atomic(request, work, keep_accepted=True)
+    if not opened or response.status != 202:
+        return response  # refused, or a replay
+    await actions.finish_refund(runtime, opened[0])
+    async with _reader(runtime)() as session:
+        return _ok(await _refund(session, opened[0].refund_id), 202)
 
 
-async def _idempotent(
-    request: web.Request, work: Work, *, keep_accepted: bool = False
+async def _refund(session: AsyncSession, refund_id: int) -> Json:
+    refund = await views.refund_detail(session, refund_id)
+    assert refund is not None
+    return refund
+
+
+async def _atomic(
+    request: web.Request, work: StoreWork, *, keep_accepted: bool = False
 ) -> web.Response:
-    """Run `work` on the body once per Idempotency-Key; a repeat gets the stored answer.
+    """Run `work` once per Idempotency-Key, the key's claim, the work and its answer in one
+    transaction: killed in the middle, nothing is kept and the retry does the work. An error
+    answer (4xx) is kept without the work's writes; a 5xx keeps nothing."""
+    body = await read_body(request)
+    runtime = _runtime(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        async with runtime.uow() as store:
+            return await _answer_in(store, work, body)
+    key = read.idempotency_key(key)
+    digest = idempotency.request_hash(request.method, request.path, body)
+    async with runtime.uow() as store:
+        stored = await idempotency.claim_in(store.session, key, digest, runtime.clock())
+        if stored is not None:
+            return _replay(stored)
+        response = await _answer_in(store, work, body)
+        if idempotency.repeatable(response.status) or (keep_accepted and response.status == 202):
+            answer = idempotency.Answer(response.status, response.text or "null")
+            await idempotency.remember_in(store.session, key, answer)
+        else:
+            await idempotency.forget_in(store.session, key)
+    return response
 
-    A 202 is forgotten (asking again is how a client learns the rest) unless `keep_accepted`:
-    a refund's 202 is its answer, and doing the work twice would refund twice."""
+
+async def _answer_in(store: SqlStore, work: StoreWork, body: bytes) -> web.Response:
+    try:
+        return await work(store, read.parse_json(body))
+    except ApiError as exc:
+        return exc.response()
+
+
+def _replay(stored: idempotency.Answer) -> web.Response:
+    return web.json_response(
+        text=stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+async def _idempotent(request: web.Request, work: Work) -> web.Response:
+    """Run `work` on the body once per Idempotency-Key; a repeat gets the stored answer."""
     body = await read_body(request)
     if "Idempotency-Key" not in request.headers:
         return await work(read.parse_json(body))
@@ -202,16 +258,13 @@ async def _idempotent(
     digest = idempotency.request_hash(request.method, request.path, body)
     stored = await idempotency.claim(runtime.sessions, key, digest, runtime.clock())
     if stored is not None:
-        return web.json_response(
-            text=stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"}
-        )
+        return _replay(stored)
     try:
         response = await _answer(work, body)
     except Exception:
         await idempotency.forget(runtime.sessions, key)
         raise
-    forgotten = {429} if keep_accepted else {202, 429}
-    if response.status >= 500 or response.status in forgotten:
+    if not idempotency.repeatable(response.status):
         await idempotency.forget(runtime.sessions, key)
     else:
         answer = idempotency.Answer(response.status, response.text or "null")

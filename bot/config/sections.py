@@ -66,6 +66,10 @@ class Callbacks:
 @dataclass(frozen=True)
 class Api:
     token: str = field(default="", metadata=meta(SECRET, optional=True))  # API off while empty
+    # The token bucket of bot/api/guard.py, per token and per instance: `burst` requests at
+    # once, refilled at `rate_per_second`; beyond it 429 with Retry-After.
+    rate_per_second: float = field(default=10.0, metadata=meta(low=0.001))
+    burst: int = field(default=60, metadata=meta(low=1))
 
 
 @dataclass(frozen=True)

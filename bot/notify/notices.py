@@ -9,8 +9,8 @@ from the payload's keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -92,6 +92,51 @@ def render_notice(
         except (KeyError, TypeError, ValueError):
             pass  # a payload of another shape: say what we can
     return _generic(kind, notice)
+
+
+def as_repeat(reply: Reply, language: str) -> Reply:
+    """A resend of a message that may have been shown already (bot/notify/worker.py, in
+    doubt): it says so, so that a second copy reads as a reminder, not a second payment."""
+    t = texts.translator(language)
+    prefix = t("In case you missed it:")
+    return replace(reply, text=f"{prefix}\n{reply.text}")
+
+
+def render_paid_digest(
+    payloads: Sequence[Mapping[str, Any]], *, language: str, country: str = "", limit: int
+) -> tuple[Reply, int]:
+    """Several merchant `order_paid` notices as one message, one line per order and the sum,
+    within `limit` characters: the reply and how many of `payloads` (from the first) it
+    lists; the worker (bot/notify/worker.py) sends the rest in the next one."""
+    t = texts.translator(language)
+    lines: list[str] = []
+    sums: dict[str, int] = {}
+    for payload in payloads:
+        n = _Notice(payload, language, "UTC", country, None)
+        try:
+            line = t("{code}: {amount} via {method}").format(
+                code=n.code, amount=n.money(), method=n.method()
+            )
+            amount, currency = int(payload["amount"]), str(payload.get("currency", "IDR"))
+        except (KeyError, TypeError, ValueError):
+            line, amount, currency = n.code if "order_code" in payload else "?", 0, ""
+        added = {**sums, currency: sums.get(currency, 0) + amount} if currency else sums
+        text = _digest_text(t, n, [*lines, line], added)
+        if len(text) > limit and lines:
+            break
+        lines.append(line)
+        sums = added
+    n = _Notice(payloads[0], language, "UTC", country, None)
+    return Reply(_digest_text(t, n, lines, sums)[:limit]), max(len(lines), 1)
+
+
+def _digest_text(
+    t: Callable[[str], str], n: _Notice, lines: list[str], sums: Mapping[str, int]
+) -> str:
+    head = t("New paid orders: {count}").format(count=len(lines))
+    total = t("Total: {amount}")
+    totals = [total.format(amount=n.money(amount, currency)) for currency, amount in sums.items()]
+    return "\n".join([head, *lines, *totals])
 
 
 def _paid(n: _Notice) -> Reply:

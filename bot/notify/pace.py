@@ -22,6 +22,7 @@ PRUNE_EVERY: Final = 1000  # turns between sweeps of the per-chat table
 class Pace:
     per_second: float = 30.0  # all chats of the channel together; 0: no limit
     per_chat_interval: float = 1.0  # seconds between two messages to one chat
+    max_text: int = 4096  # characters in one message (Telegram's and WhatsApp's limit)
 
 
 NO_LIMIT: Final = Pace(per_second=0, per_chat_interval=0)

@@ -12,22 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.replies import Reply
 from bot.notify.notice_data import load_notice_extra
-from bot.notify.notices import render_notice
+from bot.notify.notices import as_repeat, render_notice
 
 if TYPE_CHECKING:
     from bot.config import Shop
 
 
 async def render_row(
-    session: AsyncSession, shop: Shop, kind: str, payload: Mapping[str, Any], *, to_merchant: bool
+    session: AsyncSession,
+    shop: Shop,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    to_merchant: bool,
+    repeat: bool = False,
 ) -> Reply:
     """One outbox row as its recipient reads it: a customer in the language the row was
-    written in, a merchant in the shop's first language."""
+    written in, a merchant in the shop's first language. `repeat`: it may have been shown
+    already, and says so."""
     language = str(payload.get("language") or shop.languages[0])
     if to_merchant:
         language = shop.languages[0]
     extra = await load_notice_extra(session, kind, payload, language=language)
-    return render_notice(
+    reply = render_notice(
         kind,
         payload,
         language=language,
@@ -35,3 +42,4 @@ async def render_row(
         country=shop.country,
         extra=extra,
     )
+    return as_repeat(reply, language) if repeat else reply

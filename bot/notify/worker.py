@@ -7,6 +7,19 @@ channel's Pacer, and records the outcome: sent; retry after the channel's retry-
 growing back-off; or given up at once when the channel says it never will (a customer who
 blocked the bot), with the reason kept in `last_error`.
 
+A send is bracketed in the database: send_started_at is committed before the chat API is asked
+and the outcome right after it answers, each a lone statement (storage/db.py one_statement)
+rather than a transaction queued behind other work. Telegram has no idempotency key, so a
+process killed between the chat's "ok" and that second statement leaves a row whose message
+may have been shown: the next claim finds it in doubt (storage/outbox_repo.py). Such a row is
+sent once more, marked as a repeat in the reader's language; in doubt a second time, it is
+given up with the reason, never sent a third time.
+
+A merchant chat is paced like any other (one message a second on Telegram), so paid-order
+notices to it are combined: at its turn, every `order_paid` row for that chat held or due is
+sent as one message listing the orders with their totals (bot/notify/notices.py
+render_paid_digest), as many as the channel's length limit allows; the rest go next.
+
 Channels plug in a `Sender` (bot/notify/sender.py) through `runtime.outbox.register(sender)`
 when they start (or `register_sender(app, sender)`); the worker claims only rows of channels
 it has a sender for, so the others stay in the table for whoever sends them. Each row is
@@ -29,10 +42,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.replies import Reply
+from bot.notify.notices import render_paid_digest
 from bot.notify.pace import NO_LIMIT, Pace, Pacer
 from bot.notify.render import render_row
 from bot.notify.sender import RetryLater, Sender, Undeliverable
-from storage.db import Sessions, transaction
+from storage.db import Sessions, one_statement, transaction
 from storage.models import utcnow
 from storage.outbox_repo import OutboxLeases, OutboxRow
 
@@ -51,6 +65,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+COMBINED = "order_paid"  # the merchant notices sent as one message when several are queued
+COMBINE_MAX = 200  # rows looked at for one combined message
+DOUBTED_TWICE = (
+    "in doubt twice: killed after asking the chat API twice, so the message may have been "
+    "shown twice; not sent a third time"
+)
 
 
 @dataclass
@@ -132,7 +152,9 @@ class OutboxWorker:
                 return 0
         lease_until = now + timedelta(seconds=self.tuning.lease)
         async with transaction(self._sessions) as session:
-            rows = await OutboxLeases(session).claim_due(now, lease_until, channels, room)
+            leases = OutboxLeases(session)
+            owner = self.runtime.instance_id
+            rows = await leases.claim_due(now, lease_until, channels, room, owner)
         overflow = [row for row in rows if not self._queue(row)]
         if overflow:  # back to the table until their chat's lane has room
             async with transaction(self._sessions) as session:
@@ -160,7 +182,8 @@ class OutboxWorker:
     def _queue(self, row: OutboxRow) -> bool:
         lane = (row.channel, row.address)
         queue = self._lanes.get(lane)
-        if row.channel not in self.senders or len(queue or ()) >= self.tuning.lane_max:
+        full = len(queue or ()) >= self.tuning.lane_max and not self._combinable(row)
+        if row.channel not in self.senders or full:
             return False
         if queue is None:
             queue = self._lanes[lane] = deque()
@@ -181,7 +204,11 @@ class OutboxWorker:
                     await self._nap(wait)
                     continue
                 await pacer.turn(address)
-                await self._deliver(queue.popleft())
+                batch = await self._gather(queue.popleft(), queue)
+                if len(batch) > 1:
+                    await self._deliver_combined(batch)
+                else:
+                    await self._deliver(batch[0])
         except Exception:
             log.exception("outbox: the %s lane stopped; its rows go back to the table", channel)
         finally:
@@ -196,16 +223,107 @@ class OutboxWorker:
         except Exception:
             log.exception("outbox: could not put %d rows back; their lease runs out", len(rows))
 
+    def _combinable(self, row: OutboxRow) -> bool:
+        """A paid-order notice to a merchant, not a repeat (a repeat goes alone, marked)."""
+        return row.kind == COMBINED and not row.doubts and self._to_merchant(row)
+
+    async def _gather(self, row: OutboxRow, queue: deque[OutboxRow]) -> list[OutboxRow]:
+        """`row`, and when it is a merchant's paid-order notice, the others of its chat held
+        here or due in the table, to go as one message."""
+        if not self._combinable(row):
+            return [row]
+        held = [r for r in queue if r.kind == row.kind and not r.doubts]
+        for other in held:
+            queue.remove(other)
+        room = COMBINE_MAX - 1 - len(held)
+        more: list[OutboxRow] = []
+        if room > 0:
+            async with transaction(self._sessions) as session:
+                leases = OutboxLeases(session)
+                more = await leases.claim_more(row, utcnow(), room, self.runtime.instance_id)
+        queue.extend(r for r in more if r.doubts)
+        return [row, *held, *(r for r in more if not r.doubts)]
+
+    async def _deliver_combined(self, batch: list[OutboxRow]) -> None:
+        sender = self.senders.get(batch[0].channel)
+        if sender is None:
+            await self._put_back(batch)
+            return
+        language = self.runtime.config.shop.languages[0]
+        country = self.runtime.config.shop.country
+        reply, fitted = render_paid_digest(
+            [r.payload for r in batch],
+            language=language,
+            country=country,
+            limit=sender.pace.max_text,
+        )
+        taken, rest = batch[:fitted], batch[fitted:]
+        if rest:
+            await self._put_back(rest)
+        if len(taken) == 1:
+            await self._deliver(taken[0])
+            return
+        if not await self._started_all(taken):
+            return
+        try:
+            await self._send(sender, taken[0], reply)
+        except RetryLater as exc:
+            self._pacers[taken[0].channel].hold(taken[0].address, exc.after)
+            for row in taken:
+                await self._retry(
+                    row, exc.after, f"retry after {exc.after:g}s: {exc.reason}", False
+                )
+        except Undeliverable as exc:
+            for row in taken:
+                await self._give_up(row, str(exc))
+        except Exception as exc:
+            for row in taken:
+                await self._transient(row, exc)
+        else:
+            await self._sent_all(taken)
+
+    async def _started_all(self, rows: list[OutboxRow]) -> bool:
+        """`_started` for a combined message: all of its rows, or none (then back to the
+        table, for whoever holds them now)."""
+        try:
+            async with transaction(self._sessions) as session:
+                leases, now = OutboxLeases(session), utcnow()
+                for row in rows:
+                    if not await leases.mark_started(row, now):
+                        raise LookupError(row.id)
+            return True
+        except LookupError:
+            log.info("outbox: a combined row was taken over before its send; not sending")
+        except Exception:
+            log.exception("outbox: could not record the start of a combined send")
+        await self._put_back(rows)
+        return False
+
+    async def _sent_all(self, rows: list[OutboxRow]) -> None:
+        for attempt in range(3):
+            try:
+                async with one_statement(self._sessions) as connection:
+                    await OutboxLeases(connection).mark_sent([r.id for r in rows], utcnow())
+                return
+            except Exception:
+                log.exception("outbox: %d rows sent but not recorded (try %d)", len(rows), attempt)
+                await asyncio.sleep(0.5)
+
     async def _deliver(self, row: OutboxRow) -> None:
         sender = self.senders.get(row.channel)
         if sender is None:
             await self._put_back([row])
+            return
+        if row.doubts >= 2:
+            await self._give_up(row, DOUBTED_TWICE)
             return
         try:
             reply = await self._render(row)
         except Exception as exc:  # no retry makes an unreadable row readable
             log.exception("outbox: row %s (%s) cannot be rendered", row.id, row.kind)
             await self._give_up(row, f"render: {exc!r}")
+            return
+        if not await self._started(row):
             return
         try:
             await self._send(sender, row, reply)
@@ -230,7 +348,14 @@ class OutboxWorker:
     async def _render(self, row: OutboxRow) -> Reply:
         async with self._read() as session:
             shop, to_merchant = self.runtime.config.shop, self._to_merchant(row)
-            return await render_row(session, shop, row.kind, row.payload, to_merchant=to_merchant)
+            return await render_row(
+                session,
+                shop,
+                row.kind,
+                row.payload,
+                to_merchant=to_merchant,
+                repeat=row.doubts > 0,
+            )
 
     def _to_merchant(self, row: OutboxRow) -> bool:
         return any(
@@ -238,12 +363,25 @@ class OutboxWorker:
             for m in self.runtime.shop.merchants
         )
 
+    async def _started(self, row: OutboxRow) -> bool:
+        """send_started_at, durable before the send; False: not ours to send (lease lost, or
+        the database is away, and then the row goes back to the table)."""
+        try:
+            async with one_statement(self._sessions) as connection:
+                if await OutboxLeases(connection).mark_started(row, utcnow()):
+                    return True
+            log.info("outbox: row %s was taken over before its send; not sending", row.id)
+        except Exception:
+            log.exception("outbox: row %s: could not record the send's start", row.id)
+            await self._put_back([row])
+        return False
+
     async def _sent(self, row: OutboxRow) -> None:
         log.debug("outbox: row %s (%s) sent on %s", row.id, row.kind, row.channel)
-        for attempt in range(3):  # a lost write means a duplicate message after the lease
+        for attempt in range(3):  # a lost write leaves the row in doubt: one marked repeat
             try:
-                async with transaction(self._sessions) as session:
-                    await OutboxLeases(session).mark_sent([row.id], utcnow())
+                async with one_statement(self._sessions) as connection:
+                    await OutboxLeases(connection).mark_sent([row.id], utcnow())
                 return
             except Exception:
                 log.exception("outbox: row %s sent but not recorded (try %d)", row.id, attempt)

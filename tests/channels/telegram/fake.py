@@ -84,6 +84,7 @@ class FakeBotAPI:
         self.last_shown: dict[int, int] = {}  # chat -> the newest message the bot sent there
         self.listeners: list[Callable[[Call], None]] = []  # told of each call once answered
         self._failures: dict[str, deque[Failure]] = {}
+        self._held: asyncio.Event | None = None  # see hold()
         self._pending: list[dict[str, Any]] = []  # for getUpdates
         self._update_ids = itertools.count(900_000_001)
         self._message_ids = itertools.count(100)
@@ -112,6 +113,16 @@ class FakeBotAPI:
         )
         queue = self._failures.setdefault(method, deque())
         queue.extend(Failure(status, text, retry_after, chat_id) for _ in range(times))
+
+    def hold(self) -> None:
+        """From now on a send is shown (it counts in `sent`) but not answered until `release`:
+        the instant in which a bot killed cannot know that its message went out."""
+        self._held = asyncio.Event()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.set()
+        self._held = None
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: every send to them is a 403."""
@@ -216,9 +227,12 @@ class FakeBotAPI:
         await self._notify()
         try:
             response = await self._answer(call)
+            call.status = response.status
         finally:
             await self._notify()
-        call.status = response.status
+        held = self._held
+        if held is not None and call.method in SENDS:
+            await held.wait()
         for listener in self.listeners:
             listener(call)
         return response
@@ -362,6 +376,7 @@ class FakeBotAPI:
             self._changed.notify_all()
 
     async def close(self) -> None:
+        self.release()
         if self.http is not None:
             await self.http.close()
 
