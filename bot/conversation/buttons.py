@@ -37,6 +37,7 @@ class Verb(StrEnum):
     MERCHANT_SHIP = "ms"
     MERCHANT_CANCEL = "mc"
     MERCHANT_CANCEL_YES = "mcy"
+    MERCHANT_REPLAY = "mr"  # mr:<event id>, under /callbacks
 
 
 def tap(verb: Verb, arg: object = "") -> str:
