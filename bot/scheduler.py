@@ -1,5 +1,6 @@
 """Background jobs on the app's event loop, run by APScheduler 3: the poller's tick every
-second or so, the sweep that expires unpaid orders, and the callback-outage check.
+second or so, the sweep that expires unpaid orders, the callback-outage check, and the
+merchants' daily summary (bot/merchant/summary.py).
 
 `[reconcile] enabled = false` keeps the jobs off (tests that drive the poller by hand); the
 reconciler is built either way, so "check status" works. The HTTP API and the chat reach it
@@ -19,8 +20,10 @@ from typing import Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.util import undefined
 
 from bot.config import Config
+from bot.merchant import summary
 from bot.metrics import on_status_query
 from bot.policy import policy, throttle
 from bot.runtime import RUNTIME, shop_rules
@@ -90,7 +93,8 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     runtime.customer_back = partial(check_customer_soon, ctx)
     jobs = _Jobs()
     if runtime.config.reconcile.enabled:
-        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url)
+        daily = partial(summary.send_daily_summary, runtime)
+        runtime.jobs = _start(runtime.config, reconciler, jobs, runtime.callback_url, daily)
     try:
         yield
     finally:
@@ -152,7 +156,11 @@ class _Jobs:
 
 
 def _start(
-    config: Config, reconciler: Reconciler, jobs: _Jobs, callback_url: Callable[[str], str]
+    config: Config,
+    reconciler: Reconciler,
+    jobs: _Jobs,
+    callback_url: Callable[[str], str],
+    daily_summary: Job,
 ) -> AsyncIOScheduler:
     cfg = config.reconcile
     ctx = reconciler.ctx
@@ -172,6 +180,8 @@ def _start(
             OUTAGE_CHECK_EVERY,
         ),
     ]
+    if config.merchant.summary_at is not None:
+        plan.append(("daily_summary", daily_summary, summary.CHECK_EVERY))
     for name, work, seconds in plan:
         scheduled.add_job(
             jobs.job(name, work),
@@ -181,6 +191,8 @@ def _start(
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
+            # The summary also looks at start-up: an instance started after its time sends it.
+            next_run_time=datetime.now(UTC) if name == "daily_summary" else undefined,
         )
     scheduled.start()
     return scheduled

@@ -23,6 +23,7 @@ from bot.config.sections import (
     Callbacks,
     CatalogSection,
     Database,
+    Merchant,
     Reconcile,
     Server,
     Shop,
@@ -38,6 +39,7 @@ class Config:
     server: Server = Server()
     callbacks: Callbacks = Callbacks()
     api: Api = Api()
+    merchant: Merchant = Merchant()
     telegram: Telegram = Telegram()
     whatsapp: WhatsApp = WhatsApp()
     payments: Payments = field(default_factory=Payments)
