@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from payments.base import PaymentResult, PaymentStatus
 from payments.rules import Outcome
@@ -93,24 +94,31 @@ async def stuck_payments(session: AsyncSession, now: datetime, limit: int = 20) 
     """Payments whose gateway last said (verified) that they are settled otherwise than here:
     paid at the gateway but not here (an amount to review, a callback that never applied), or
     paid here and failed or expired there. Newest first."""
-    latest = (
-        select(PaymentEvent.payment_id, func.max(PaymentEvent.id).label("last_id"))
+    later = aliased(PaymentEvent)
+    newer_answer = (
+        select(later.id)
         .where(
-            PaymentEvent.payment_id.is_not(None),
-            PaymentEvent.verified.is_(True),
-            PaymentEvent.status.is_not(None),
-            PaymentEvent.created_at >= now - STUCK_WINDOW,
+            later.payment_id == PaymentEvent.payment_id,
+            later.id > PaymentEvent.id,
+            later.verified.is_(True),
+            later.status.is_not(None),
         )
-        .group_by(PaymentEvent.payment_id)
-        .subquery()
+        .exists()
     )
+    # From the settled answers that disagree (few: most say paid of a paid payment), those
+    # that no later answer about the same payment followed; not a grouping of every event.
     query = (
         select(Payment, Order.code, PaymentEvent)
-        .join(latest, latest.c.payment_id == Payment.id)
-        .join(PaymentEvent, PaymentEvent.id == latest.c.last_id)
+        .join(Payment, Payment.id == PaymentEvent.payment_id)
         .join(Order, Order.id == Payment.order_id)
-        .where(PaymentEvent.status.in_(sorted(SETTLED)), PaymentEvent.status != Payment.status)
-        .order_by(Payment.id.desc())
+        .where(
+            PaymentEvent.verified.is_(True),
+            PaymentEvent.status.in_(sorted(SETTLED)),
+            PaymentEvent.created_at >= now - STUCK_WINDOW,
+            PaymentEvent.status != Payment.status,
+            ~newer_answer,
+        )
+        .order_by(Payment.id.desc(), PaymentEvent.id.desc())
         .limit(limit)
     )
     return [_stuck_json(p, code, e) for p, code, e in (await session.execute(query)).tuples()]

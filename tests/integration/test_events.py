@@ -227,6 +227,7 @@ async def test_the_merchant_sees_callbacks_replays_by_button_and_sees_stuck_paym
     wrong = {"reference": payment["reference"], "id": "sbx-1", "status": "PAID", "amount": 1000}
     assert await post_callback(api, {**wrong, "currency": "IDR", "method": "va:bca"}) == 200
     event = await the_event(api, outcome="review")
+    await outbox_settled(api.running)  # the review notice is out before the chat begins
     boss = TgUser(fake, api.running, MERCHANT_CHAT)
     [stuck] = await boss.say("/stuck")
     assert code in stuck.text and "processing" in stuck.text and "paid" in stuck.text
