@@ -188,6 +188,11 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", choices=[str(s) for s in OrderStatus])
     listing.add_argument("--limit", type=_page_size, default=20, help="at most 100 (default 20)")
     listing.add_argument("--json", action="store_true", help="the API's JSON")
+    listing.add_argument(
+        "--stuck",
+        action="store_true",
+        help="payments whose last gateway answer and local status disagree",
+    )
     show = _command(
         orders_sub,
         "show",

@@ -234,6 +234,9 @@ def orders_list(config: Config, args: argparse.Namespace) -> int:
 
     from bot.api.views import order_table, orders_page
 
+    if args.stuck:
+        return _stuck_list(config, args)
+
     async def query(session: AsyncSession) -> list[dict[str, Any]]:
         orders, _ = await orders_page(session, status=args.status, limit=args.limit, before=None)
         return orders
@@ -243,6 +246,22 @@ def orders_list(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(orders, ensure_ascii=False, indent=2))
     else:
         print("\n".join(order_table(orders)) if orders else "no orders")
+    return 0
+
+
+def _stuck_list(config: Config, args: argparse.Namespace) -> int:
+    """Paid at the gateway but not here (and the other way round), as /stuck lists them."""
+    import json
+    from datetime import UTC, datetime
+
+    from bot.merchant.events import stuck_payments, stuck_table
+
+    now = datetime.now(UTC)
+    stuck = _read_orders(config, lambda session: stuck_payments(session, now, args.limit))
+    if args.json:
+        print(json.dumps(stuck, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(stuck_table(stuck)) if stuck else "no stuck payments")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Background jobs on the app's event loop, run by APScheduler 3: the poller's tick every
-second or so, the sweep that expires unpaid orders, and the callback-outage check.
+second or so, the sweep that expires unpaid orders, the callback-outage check, and the
+merchants' daily summary (bot/merchant/summary.py).
 
 `[reconcile] enabled = false` keeps the jobs off (tests that drive the poller by hand); the
 reconciler is built either way, so "check status" works. The HTTP API and the chat reach it
@@ -19,9 +20,11 @@ from typing import Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.util import undefined
 
 from bot.config import Config
 from bot.logs import JOB
+from bot.merchant import summary
 from bot.metrics import on_status_query
 from bot.policy import policy, throttle
 from bot.runtime import RUNTIME, shop_rules
@@ -101,8 +104,12 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
             lambda: ask_again(runtime.uow, runtime.gateways, now=runtime.clock()),
             REFUND_SWEEP_EVERY,
         )
+        more: list[tuple[str, Job, int]] = [refunds]
+        if runtime.config.merchant.summary_at is not None:
+            daily = partial(summary.send_daily_summary, runtime)
+            more.append(("daily_summary", daily, summary.CHECK_EVERY))
         runtime.jobs = _start(
-            runtime.config, reconciler, jobs, runtime.callback_url, sessions, [refunds]
+            runtime.config, reconciler, jobs, runtime.callback_url, sessions, more
         )
     try:
         yield
@@ -209,6 +216,8 @@ def _start(
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
+            # The summary also looks at start-up: an instance started after its time sends it.
+            next_run_time=datetime.now(UTC) if name == "daily_summary" else undefined,
         )
     scheduled.start()
     return scheduled

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.api.schema import (
+    GATEWAY,
     IDEMPOTENCY_KEY,
     MAX_ID,
     MAX_PAGE,
@@ -14,14 +15,16 @@ from bot.api.schema import (
     Schema,
     ref,
 )
+from bot.merchant.events import OUTCOMES
 from payments.orders import OrderStatus
 
 ERRORS: Final = {
     "400": "The body is not JSON.",
     "401": "No valid bearer token.",
-    "404": "No such order or payment.",
+    "404": "No such order, payment or event.",
     "409": "The order's state does not allow this, or the Idempotency-Key was used for "
-    "another request (or that request is still running).",
+    "another request (or that request is still running), or the event to replay was never "
+    "verified.",
     "413": "The body is over 1 MiB.",
     "422": "Invalid fields; `error.fields` names them.",
     "429": "Too many requests for this token; see Retry-After.",
@@ -114,6 +117,29 @@ LIST_PARAMS: Final = [
         "description": "next_cursor of the previous page",
         "schema": {"type": "string", "maxLength": 100},
     },
+]
+PAGE_PARAMS: Final = LIST_PARAMS[1:]  # limit, cursor
+EVENT_PARAMS: Final = [
+    {
+        "name": "gateway",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": GATEWAY, "examples": ["sandbox"]},
+    },
+    {
+        "name": "outcome",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(OUTCOMES)},
+    },
+    {
+        "name": "since",
+        "in": "query",
+        "required": False,
+        "description": "only events at or after this time (with its offset)",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    *PAGE_PARAMS,
 ]
 PATHS: Final = {
     "/api/products": {
@@ -221,6 +247,32 @@ PATHS: Final = {
             "asked = false and retry_in.",
             "parameters": [ID_PARAM],
             "responses": _responses({"200": ("The payment now", "StatusCheck")}, "404"),
+        }
+    },
+    "/api/events": {
+        "get": {
+            "operationId": "listEvents",
+            "summary": "The callback log: callbacks and status answers, newest first",
+            "description": "Every callback (verified or not) and every answer to a status "
+            "query is kept with what it did (its outcome). Raw bodies are not shown.",
+            "parameters": EVENT_PARAMS,
+            "responses": _responses(
+                {"200": ("A page of events", "EventList")},
+                "422",
+                _links("/events/0/id", "id", "replayEvent"),
+            ),
+        }
+    },
+    "/api/events/{id}/replay": {
+        "post": {
+            "operationId": "replayEvent",
+            "summary": "Run a stored verified event through the apply path again",
+            "description": "Idempotent: what the event did once is not done twice, and the "
+            "customer is told at most once. An unmatched event, or one flagged for review, "
+            "asks its payment's gateway now instead. An unverified event is never applied "
+            "(409).",
+            "parameters": [{**ID_PARAM, "description": "the event's id"}],
+            "responses": _responses({"200": ("What the replay did", "Replay")}, "404 409"),
         }
     },
 }

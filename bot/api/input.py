@@ -10,8 +10,9 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Final
 
@@ -269,16 +270,64 @@ def _limit(text: str | None, problems: list[Problem]) -> int:
     return int(text)
 
 
-def encode_cursor(order_id: int) -> str:
-    return base64.urlsafe_b64encode(f"o{order_id}".encode()).decode().rstrip("=")
+def encode_cursor(row_id: int, kind: str = "o") -> str:
+    """`kind`: o for orders, e for events, so that one list's cursor is refused by another."""
+    return base64.urlsafe_b64encode(f"{kind}{row_id}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int | None:
+def decode_cursor(cursor: str, kind: str = "o") -> int | None:
     if len(cursor) > 100:
         return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeError, ValueError):
         return None
-    match = re.fullmatch(r"o([1-9][0-9]{0,9})", text)
+    match = re.fullmatch(re.escape(kind) + r"([1-9][0-9]{0,9})", text)
     return int(match.group(1)) if match else None
+
+
+# ---- the callback log's query (GET /api/events) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    gateway: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    limit: int = DEFAULT_PAGE
+    before: int | None = None  # the last event id of the previous page
+
+
+def event_page(query: Mapping[str, str], outcomes: Collection[str]) -> EventPage:
+    problems: list[Problem] = []
+    gateway = query.get("gateway")
+    if gateway is not None and not _pattern(doc.GATEWAY).search(gateway):
+        problems.append(Problem("gateway", "a gateway's name, e.g. sandbox"))
+    outcome = query.get("outcome")
+    if outcome is not None and outcome not in outcomes:
+        problems.append(Problem("outcome", f"one of {', '.join(outcomes)}"))
+    since = _since(query.get("since"), problems)
+    limit = _limit(query.get("limit"), problems)
+    before = None
+    if (cursor := query.get("cursor")) is not None:
+        before = decode_cursor(cursor, "e")
+        if before is None:
+            problems.append(Problem("cursor", "not a cursor from this API"))
+    if problems:
+        raise invalid(problems)
+    return EventPage(gateway, outcome, since, limit, before)
+
+
+def _since(text: str | None, problems: list[Problem]) -> datetime | None:
+    """An RFC 3339 time with its offset; without one it would mean a different moment on
+    every server."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.upper()) if len(text) <= 40 else None
+        if moment is not None and moment.tzinfo is not None:
+            return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    problems.append(Problem("since", "a date-time with its offset, e.g. 2026-11-22T00:00:00Z"))
+    return None

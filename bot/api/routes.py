@@ -21,6 +21,7 @@ from bot.api.document import openapi_document
 from bot.api.errors import ApiError
 from bot.api.guard import API, ApiState, TokenBuckets, guard, read_body
 from bot.api.schema import MAX_ID, ORDER_CODE
+from bot.merchant import events
 from payments.refunds import Opened
 from storage.db import Sessions
 from storage.repo import SqlStore
@@ -50,6 +51,8 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
         ("POST", "/api/orders/{code}/refund", refund_order),
         ("GET", "/api/payments/{id}", get_payment),
         ("POST", "/api/payments/{id}/check-status", check_payment),
+        ("GET", "/api/events", list_events),
+        ("POST", "/api/events/{id}/replay", replay_event),
     ]:
         app.router.add_route(method, path, handler)
 
@@ -74,10 +77,10 @@ def _code(request: web.Request) -> str:
     return code.upper()
 
 
-def _payment_id(request: web.Request) -> int:
+def _payment_id(request: web.Request, what: str = "payment") -> int:
     text = request.match_info["id"]
     if not re.fullmatch(r"[0-9]{1,10}", text) or not 1 <= int(text) <= MAX_ID:
-        raise ApiError(404, "unknown_payment", f"There is no payment {text[:20]}.")
+        raise ApiError(404, f"unknown_{what}", f"There is no {what} {text[:20]}.")
     return int(text)
 
 
@@ -165,6 +168,33 @@ async def check_payment(request: web.Request) -> web.Response:
             "retry_in": check.retry_in,
         }
     )
+
+
+async def list_events(request: web.Request) -> web.Response:
+    page = read.event_page(request.query, events.OUTCOMES)
+    async with _reader(_runtime(request))() as session:
+        found, last = await events.events_page(
+            session,
+            gateway=page.gateway,
+            outcome=page.outcome,
+            since=page.since,
+            limit=page.limit,
+            before=page.before,
+        )
+    cursor = read.encode_cursor(last, "e") if last is not None else None
+    return _ok({"events": found, "next_cursor": cursor})
+
+
+async def replay_event(request: web.Request) -> web.Response:
+    runtime, event_id = _runtime(request), _payment_id(request, "event")
+    try:
+        replayed = await events.replay(runtime, event_id)
+    except LookupError:
+        raise ApiError(404, "unknown_event", f"There is no event {event_id}.") from None
+    except events.Unverified:
+        message = f"Event {event_id} was never verified: it is kept, never applied."
+        raise ApiError(409, "unverified_event", message) from None
+    return _ok(replayed.to_json())
 
 
 async def cancel_order(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ MAX_PAGE: Final = 100
 MAX_LINES: Final = 50
 ORDER_CODE: Final = "^[0-9A-Za-z]{6}$"
 METHOD: Final = "^[a-z][a-z0-9_]*:(va|qris|link|ussd)(:[a-z][a-z0-9_]*)?$"
+GATEWAY: Final = "^[a-z][a-z0-9_]{0,31}$"
 IDEMPOTENCY_KEY: Final = "^[!-~]{1,255}$"  # printable ASCII, no spaces
 MAX_ID: Final = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 MAX_CHAT_ID: Final = 2**53 - 1
@@ -237,6 +238,46 @@ STATUS_CHECK: Final = _obj(
         "retry_in": {"type": ["number", "null"], "description": "seconds until asking helps"},
     }
 )
+# The callback log (bot/merchant/events.py): what the gateways told us, and its replay.
+LOG_EVENT: Final = _obj(
+    {
+        "id": {"type": "integer"},
+        "gateway": {"type": "string"},
+        "source": {"type": "string", "description": "callback, poll, check, create, replay"},
+        "reference": {"type": ["string", "null"], "description": "our payment reference"},
+        "payment_id": {"type": ["integer", "null"], "description": "null: unmatched"},
+        "status": {"type": ["string", "null"], "description": "canonical, when read"},
+        "raw_status": {"type": ["string", "null"], "description": "the gateway's own word"},
+        "verified": {"type": "boolean"},
+        "outcome": {
+            "type": "string",
+            "description": "applied, duplicate, stale (older news), review (flagged for a "
+            "person), unmatched (verified, no payment of ours), rejected (not authentic), "
+            "unreadable, unconfirmed (the confirming status query was refused)",
+        },
+        "created_at": TIME,
+    }
+)
+EVENT_LIST: Final = _obj(
+    {
+        "events": {"type": "array", "items": ref("LogEvent")},
+        "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+    }
+)
+REPLAY: Final = _obj(
+    {
+        "event": ref("LogEvent"),
+        "outcome": {
+            "type": "string",
+            "enum": ["applied", "duplicate", "stale", "review", "unmatched", "deferred"],
+            "description": "what the replay did; deferred: the gateway could not be asked "
+            "just now (see error), try again later",
+        },
+        "payment_id": {"type": ["integer", "null"]},
+        "asked": {"type": "boolean", "description": "whether the gateway was asked just now"},
+        "error": {"type": ["string", "null"]},
+    }
+)
 SCHEMAS: Final = {
     "Problem": PROBLEM, "Error": ERROR, "Product": PRODUCT, "Customer": CUSTOMER,
     "Item": ITEM, "Delivery": DELIVERY, "Payment": PAYMENT, "Event": EVENT, "Order": ORDER,
@@ -244,4 +285,5 @@ SCHEMAS: Final = {
     "NewOrder": NEW_ORDER, "NewPayment": NEW_PAYMENT, "Cancel": CANCEL, "Ship": SHIP,
     "Refund": REFUND, "NewRefund": NEW_REFUND,
     "ProductList": _obj({"products": {"type": "array", "items": ref("Product")}}),
+    "LogEvent": LOG_EVENT, "EventList": EVENT_LIST, "Replay": REPLAY,
 }  # fmt: skip

@@ -26,6 +26,7 @@ from bot.config.sections import (
     Database,
     Email,
     Logging,
+    Merchant,
     Reconcile,
     Server,
     Shop,
@@ -41,6 +42,7 @@ class Config:
     server: Server = Server()
     callbacks: Callbacks = Callbacks()
     api: Api = Api()
+    merchant: Merchant = Merchant()
     telegram: Telegram = Telegram()
     whatsapp: WhatsApp = WhatsApp()
     email: Email = Email()

@@ -73,6 +73,35 @@ class Api:
 
 
 @dataclass(frozen=True)
+class Merchant:
+    """[merchant]: what the shop's staff get besides the paid orders (bot/merchant/summary.py)."""
+
+    daily_summary: str = "21:00"  # local time (shop.timezone) of the daily summary; "": off
+    low_stock: int = 5  # the summary names products with this many units left or fewer
+
+    def __post_init__(self) -> None:
+        if self.daily_summary and not _clock_time(self.daily_summary):
+            raise ConfigError("merchant.daily_summary", 'a time of day like "21:00", or ""')
+        if self.low_stock < 0:
+            raise ConfigError("merchant.low_stock", "cannot be negative")
+
+    @property
+    def summary_at(self) -> tuple[int, int] | None:
+        """(hour, minute) of the daily summary, None when it is off."""
+        return _clock_time(self.daily_summary) if self.daily_summary else None
+
+
+def _clock_time(text: str) -> tuple[int, int] | None:
+    hour, colon, minute = text.strip().partition(":")
+    if not (colon and hour.isascii() and hour.isdigit() and minute.isascii()):
+        return None
+    if not (minute.isdigit() and len(minute) == 2 and 1 <= len(hour) <= 2):
+        return None
+    h, m = int(hour), int(minute)
+    return (h, m) if h < 24 and m < 60 else None
+
+
+@dataclass(frozen=True)
 class Telegram:
     # talk to customers and merchants on Telegram
     enabled: bool = False

@@ -22,7 +22,7 @@ class Verb(StrEnum):
     REMOVE = "rm"
     FIRST_TIME = "ft"  # a typed order: yes / no
     CHECKOUT = "co"
-    DETAILS = "ck"  # ck:name, ck:phone, ck:pickup, ck:again, ck:edit
+    DETAILS = "ck"  # ck:name, ck:phone, ck:pickup, ck:again, ck:edit, ck:reuse
     PAY = "pay"
     ORDER = "ord"
     CHECK = "chk"
@@ -30,6 +30,7 @@ class Verb(StrEnum):
     PAY_AGAIN = "repay"
     CANCEL = "cxl"
     CANCEL_YES = "cxly"
+    REORDER = "again"  # again:<order code>, "Order again" under My orders
     STALE = "stale"  # an edited order verb (Tap.parse): nobody handles it
     # The merchant's buttons (bot/merchant/desk.py)
     MERCHANT_LIST = "ml"
@@ -39,6 +40,7 @@ class Verb(StrEnum):
     MERCHANT_CANCEL_YES = "mcy"
     MERCHANT_REFUND = "mrf"
     MERCHANT_REFUND_YES = "mrfy"
+    MERCHANT_REPLAY = "mr"  # mr:<event id>, under /callbacks
 
 
 def tap(verb: Verb, arg: object = "") -> str:

@@ -8,7 +8,7 @@ A button that no longer fits the conversation gets a fresh menu, never an error.
 
 from __future__ import annotations
 
-from bot.conversation import checkout, pay, shop
+from bot.conversation import checkout, pay, reorder, shop
 from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import bold, menu_step, say, voice
 from bot.conversation.ctx import Ctx
@@ -38,7 +38,14 @@ from bot.conversation.replies import Reply
 from bot.texts import LANGUAGE_NAMES, supported
 
 CHECKOUT_STAGES = frozenset(
-    {Stage.CONFIRM_ADD, Stage.ASK_NAME, Stage.ASK_PHONE, Stage.ASK_ADDRESS, Stage.SUMMARY}
+    {
+        Stage.CONFIRM_ADD,
+        Stage.ASK_NAME,
+        Stage.ASK_PHONE,
+        Stage.ASK_ADDRESS,
+        Stage.SUMMARY,
+        Stage.REORDER,
+    }
 )
 PAYING_STAGES = frozenset({Stage.PLACING, Stage.METHODS, Stage.PAYING})
 KEYWORDS = {
@@ -85,6 +92,8 @@ def step(state: State, event: Event, ctx: Ctx) -> Step:
             return pay.my_orders(state, ctx)
         case _, Tap(Verb.ORDER, code):
             return pay.details(state, ctx, code)
+        case _, Tap(Verb.REORDER, code):
+            return reorder.start(state, ctx, code)
         case _, Tap(Verb.CHECK, arg):
             return pay.check(state, ctx, arg)
         case _, Tap(Verb.CHANGE_METHOD | Verb.PAY_AGAIN, code):
@@ -139,6 +148,12 @@ def step(state: State, event: Event, ctx: Ctx) -> Step:
             return checkout.same_address(state, ctx)
         case Stage.ASK_ADDRESS, Text(text):
             return checkout.take_address(state, ctx, text)
+        case Stage.REORDER, Tap(Verb.DETAILS, "reuse"):
+            return reorder.confirm(state, ctx)
+        case Stage.REORDER, Tap(Verb.DETAILS, "edit"):
+            return reorder.change(state, ctx)
+        case Stage.REORDER, Text(text) if is_yes(text):
+            return reorder.confirm(state, ctx)
         case Stage.SUMMARY, Tap(Verb.PAY, method):
             return checkout.place(state, ctx, method)
         case Stage.SUMMARY, Tap(Verb.DETAILS, "edit"):

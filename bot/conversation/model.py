@@ -29,6 +29,7 @@ class Stage(StrEnum):
     PLACING = "placing"  # order being placed / payment being started
     METHODS = "methods"  # choosing (another) method for an existing order
     PAYING = "paying"  # instructions shown for order_code / payment_id
+    REORDER = "reorder"  # a past order's lines in the cart: "Deliver to ... again?"
 
 
 STAGES: Final = frozenset(Stage)
@@ -168,6 +169,7 @@ class LineView:
     names: Mapping[str, str]
     quantity: int
     line_total: int
+    sku: str = ""  # to order the line again (bot/conversation/reorder.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,7 @@ class OrderView:
     shipping: int = 0
     delivery: str = "pickup"
     payment: PaymentView | None = None
+    address: str = ""  # where it was delivered, for "Order again"
 
 
 @dataclass(frozen=True, slots=True)

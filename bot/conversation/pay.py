@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from bot.conversation import checkout
+from bot.conversation import checkout, reorder
 from bot.conversation.buttons import Verb, tap
 from bot.conversation.checkout import method_choices
 from bot.conversation.common import Voice, bold, join_lines, menu_step, say, voice
@@ -39,6 +39,7 @@ from bot.texts import N_
 
 LIVE: Final = frozenset({"pending", "processing"})
 STUCK_AFTER: Final = timedelta(minutes=2)  # far longer than placing an order and a payment
+REORDER_OFFERS: Final = 3  # "Order again" buttons under My orders, newest past orders first
 
 
 def start(state: State, ctx: Ctx, method: str) -> Step:
@@ -183,7 +184,12 @@ def orders_loaded(state: State, ctx: Ctx, event: OrdersLoaded) -> Step:
             ),
         )
     lines = [_order_line(v, o) for o in event.orders]
+    again = v.t("Order again {code}")
     choices = [
+        v.choice(tap(Verb.REORDER, o.code), again.format(code=o.code))
+        for o in [o for o in event.orders if o.status != "pending_payment"][:REORDER_OFFERS]
+    ]
+    choices += [
         v.choice(tap(Verb.ORDER, o.code), f"{o.code} {v.money(o.total)}", v.order_status(o.status))
         for o in event.orders[:9]
     ]
@@ -207,6 +213,8 @@ def order_loaded(state: State, ctx: Ctx, event: OrderLoaded) -> Step:
     order = event.order
     if event.purpose == "pay" and order.status == "pending_payment":
         return show_methods(state, ctx, order.code)
+    if event.purpose == "again" and order.status != "pending_payment":
+        return reorder.loaded(state, ctx, order)
     v = voice(state, ctx)
     lines = [f"{li.quantity}× {v.name(li.names)}  {v.money(li.line_total)}" for li in order.items]
     shipping = v.t("Shipping: {amount}").format(amount=v.money(order.shipping))
@@ -220,6 +228,7 @@ def order_loaded(state: State, ctx: Ctx, event: OrderLoaded) -> Step:
 def _detail_choices(v: Voice, order: OrderView) -> tuple[Choice, ...]:
     if order.status != "pending_payment":
         return (
+            v.choice(tap(Verb.REORDER, order.code), v.t("Order again")),
             v.choice(tap(Verb.MENU, "orders"), v.t("My orders")),
             v.choice(tap(Verb.MENU, "menu"), v.t("Menu")),
         )

@@ -193,10 +193,11 @@ async def _order(runtime: Runtime, chat: Chat, code: str, *, with_items: bool) -
             total=order.total,
             currency=order.currency,
             created_at=order.created_at,
-            items=tuple(LineView(dict(i.names), i.quantity, i.line_total) for i in items),
+            items=tuple(LineView(dict(i.names), i.quantity, i.line_total, i.sku) for i in items),
             shipping=order.shipping,
             delivery=str((order.delivery or {}).get("method", "pickup")),
             payment=payment_view(payment, order.code) if payment else None,
+            address=str((order.delivery or {}).get("address") or ""),
         )
 
 

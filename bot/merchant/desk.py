@@ -8,6 +8,8 @@
                               refunding.py); the customer is told
     /stats [date]             a day's orders and money (today by default)
     /export [from] [to]       orders as a CSV document (the last 30 days by default)
+    /callbacks [gateway]      the latest callbacks and status answers, with replay buttons
+    /stuck                    payments whose last gateway answer and local status disagree
 
 Buttons under an order do the same. Channel-neutral: the dispatcher (bot/dispatch/answer.py)
 routes a merchant chat's inbound events here, and the channel renders the replies as it
@@ -32,7 +34,7 @@ from bot.api.views import order_detail, orders_page
 from bot.conversation.buttons import Verb, tap
 from bot.conversation.common import MENU, ORDER_STATUS
 from bot.conversation.replies import Choice, Inbound, Reply
-from bot.merchant import refunding
+from bot.merchant import callback_log, refunding
 from bot.merchant.report import (
     EXPORT_DEFAULT_DAYS,
     day_range,
@@ -48,7 +50,9 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-MERCHANT_ONLY: Final = frozenset({"order", "ship", "stats", "export", "refund"})
+MERCHANT_ONLY: Final = frozenset(
+    {"order", "ship", "stats", "export", "refund", "callbacks", "stuck"}
+)
 LIST_SIZE: Final = 10
 MAX_CODE: Final = 16  # order codes are 6; a longer "code" is not one
 STATUS_WORDS: Final = {
@@ -138,6 +142,8 @@ async def show_help(desk: Desk, _args: str) -> list[Reply]:
         "/refund CODE [amount] " + t("give money back, all or a part; the customer is told"),
         "/stats [YYYY-MM-DD] " + t("a day's orders and money"),
         "/export [from] [to] " + t("orders as a CSV file"),
+        "/callbacks [gateway] " + t("the latest callbacks, with a replay button"),
+        "/stuck " + t("payments the gateway and the shop disagree about"),
     ]
     return [Reply("\n".join(lines), (Choice(tap(Verb.MERCHANT_LIST, "paid"), t("Paid orders")),))]
 
@@ -333,6 +339,8 @@ async def _tap_cancel(desk: Desk, code: str) -> list[Reply]:
 
 
 COMMANDS: Final[dict[str, Action]] = {
+    "callbacks": callback_log.show_callbacks,
+    "stuck": callback_log.show_stuck,
     "orders": list_orders,
     "order": show_order,
     "ship": ship,
@@ -352,4 +360,5 @@ TAPS: Final[dict[str, Action]] = {
     Verb.MERCHANT_CANCEL_YES: cancel,
     Verb.MERCHANT_REFUND: refunding.ask,
     Verb.MERCHANT_REFUND_YES: refunding.confirm,
+    Verb.MERCHANT_REPLAY: callback_log.replay_event,
 }

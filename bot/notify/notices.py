@@ -293,6 +293,29 @@ def _callbacks_missing(n: _Notice) -> Reply:
     )
 
 
+def _daily_summary(n: _Notice) -> Reply:
+    """bot/merchant/summary.py writes the numbers; worded here, in the merchant's language."""
+    p, t = n.payload, n.t
+    title = t("Summary of {day}").format(day=p["date"])
+    paid = t("Paid: {count} orders, {amount}")
+    lines = [f"*{title}*", paid.format(count=int(p["paid_orders"]), amount=n.money(p["revenue"]))]
+    for row in p["by_method"]:
+        label = (
+            f"{methods.short_label(t, str(row['method']))} · {methods.gateway_name(row['method'])}"
+        )
+        amount = n.money(row["amount"], row["currency"])
+        lines.append(f"  {label}: {int(row['payments'])} · {amount}")
+    lines.append(t("Still waiting for payment: {count}").format(count=int(p["waiting"])))
+    if p["to_review"]:
+        lines.append("⚠ " + t("Payments to review: {count}").format(count=int(p["to_review"])))
+    if p["low_stock"]:
+        lines.append(t("Running low:"))
+        for item in p["low_stock"]:
+            name = texts.pick(item["names"], n.language) or item["sku"]
+            lines.append("  " + t("{name}: {count} left").format(name=name, count=item["stock"]))
+    return Reply("\n".join(lines))
+
+
 GENERIC_KEYS: Final = ("text", "order_code", "amount", "method", "expires_at", "reference")
 
 
@@ -345,4 +368,5 @@ RENDERERS: Final[Mapping[str, Callable[[_Notice], Reply]]] = {
     "payment_no_prompt": _no_prompt,
     "ussd_no_prompt": _no_prompt,
     "gateway_callbacks_missing": _callbacks_missing,
+    "daily_summary": _daily_summary,
 }

@@ -76,6 +76,7 @@ class Chat:
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     checked_status: str = "pending"  # what a status check finds
+    orders: tuple[OrderView, ...] = ()  # the customer's past orders, newest first
 
     def send(self, event: Event) -> list[Reply]:
         """Step one event and every effect it causes; returns all replies of this turn."""
@@ -123,11 +124,14 @@ class Chat:
                 checked = self.payment("A7K2Q9", METHODS[0], self.checked_status, payment_id)
                 return StatusChecked(checked, quiet)
             case LoadOrders():
-                return OrdersLoaded(())
+                return OrdersLoaded(self.orders)
             case CancelOrder(code):
                 return OrderCancelled(code)
             case LoadOrder(code, purpose):
-                order = OrderView(code, "pending_payment", 35000, "IDR", NOW, shipping=10000)
+                past = next((o for o in self.orders if o.code == code), None)
+                order = past or OrderView(
+                    code, "pending_payment", 35000, "IDR", NOW, shipping=10000
+                )
                 return OrderLoaded(order, purpose)
         return None
 
