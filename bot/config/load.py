@@ -97,7 +97,7 @@ def _check(config: Config) -> None:
     _check_telegram(config.telegram)
     _check_whatsapp(config.whatsapp)
     _check_email(config.email)
-    check_payments(config.payments)
+    check_payments(config.payments, config.shop.currency)
     config.load_catalog()
 
 

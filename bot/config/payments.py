@@ -58,8 +58,10 @@ def only(payments: Payments, name: str, **changes: Any) -> Payments:
     return result
 
 
-def check_payments(payments: Payments) -> None:
-    """Each enabled gateway's own checks, then its methods against what its adapter can do."""
+def check_payments(payments: Payments, currency: str) -> None:
+    """Each enabled gateway's own checks, then its methods against what its adapter can do,
+    then the shop's currency: a gateway none of whose methods takes it would be on for
+    nothing (ClickPesa in a rupiah shop), which is a mistake to name, not to hide."""
     enabled = payments.enabled()
     for name, section in enabled.items():
         others = [other for other in enabled if other != name]
@@ -78,3 +80,11 @@ def check_payments(payments: Payments) -> None:
             if parsed.local not in known_methods:
                 known = ", ".join(sorted(known_methods))
                 raise ConfigError(key, f"{name} has no method {method!r} (it has: {known})")
+    for name, section in enabled.items():
+        kinds = {m.partition(":")[0] for m in section.methods}
+        if kinds and not any(GATEWAYS[name].takes(kind, currency) for kind in kinds):
+            takes = sorted(set().union(*(GATEWAYS[name].currencies.get(k, ()) for k in kinds)))
+            raise ConfigError(
+                f"payments.{name}.enabled",
+                f"{name} takes {', '.join(takes)}, and the shop sells in {currency}",
+            )

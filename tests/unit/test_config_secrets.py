@@ -35,7 +35,16 @@ def required_secrets() -> list[tuple[str, str]]:
 def only_enabled(name: str, written: dict[str, str]) -> str:
     """A file that enables one gateway with nothing but the keys in `written`."""
     lines = [f"[payments.{name}]", "enabled = true", *(f'{k} = "{v}"' for k, v in written.items())]
-    return "\n".join(lines) + "\n"
+    return f'[shop]\ncurrency = "{currency_for(name)}"\n' + "\n".join(lines) + "\n"
+
+
+def currency_for(name: str) -> str:
+    """A currency the gateway takes (the config refuses one the shop does not sell in)."""
+    spec = GATEWAYS[name]
+    kinds = {method.partition(":")[0] for method in spec.methods}
+    if any(spec.takes(kind, "IDR") for kind in kinds):
+        return "IDR"
+    return sorted(set().union(*(spec.currencies.get(kind, ()) for kind in kinds)))[0]
 
 
 def env_for_defaults(name: str) -> dict[str, str]:

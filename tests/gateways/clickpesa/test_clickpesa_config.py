@@ -18,6 +18,7 @@ def turned_on(tmp_path: Path, old: str = "", new: str = "") -> Path:
     text = (ROOT / "config.toml").read_text()
     section = text.index("[payments.clickpesa]")
     head, tail = text[:section], text[section:]
+    head = head.replace('currency = "IDR"', 'currency = "TZS"', 1)  # ClickPesa takes TZS only
     tail = tail.replace("enabled = false", "enabled = true", 1)
     if old:
         assert old in tail
@@ -77,3 +78,12 @@ def test_a_mistake_names_its_key(tmp_path: Path, old: str, new: str, key: str) -
     with pytest.raises(ConfigError) as caught:
         load_config(turned_on(tmp_path, old, new), environ=ENV)
     assert caught.value.key == key
+
+
+def test_on_in_a_shop_that_sells_in_rupiah_it_is_refused(tmp_path: Path) -> None:
+    path = turned_on(tmp_path)
+    path.write_text(path.read_text().replace('currency = "TZS"', 'currency = "IDR"', 1))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENV)
+    assert caught.value.key == "payments.clickpesa.enabled"
+    assert "TZS" in str(caught.value) and "IDR" in str(caught.value)

@@ -419,7 +419,8 @@ def mpesa_config(tmp_path: Path, *changes: tuple[str, str]) -> Path:
         assert old in section
         section = section.replace(old, new, 1)
     path = tmp_path / "config.toml"
-    path.write_text(SHIPPED[:at] + section)
+    head = SHIPPED[:at].replace('currency = "IDR"', 'currency = "KES"', 1)  # M-Pesa: KES only
+    path.write_text(head + section)
     return path
 
 
