@@ -17,8 +17,8 @@ __all__ = ["CHANNELS", "Channel"]
 
 
 # The channels with code, one line each: bot/channels/<name>/install.py.
-# WhatsApp is a name (config, API, merchant numbers) with no folder yet.
 CHANNELS: Final[tuple[Channel, ...]] = (
     Channel.TELEGRAM,
+    Channel.WHATSAPP,
     Channel.CONSOLE,
 )

@@ -23,6 +23,7 @@ from bot.config.sections import (
     Shop,
     Telegram,
     WhatsApp,
+    WhatsAppTemplate,
 )
 
 DEFAULT_FILE: Final = Path(__file__).with_name("default.toml")
@@ -43,5 +44,6 @@ __all__ = [
     "Shop",
     "Telegram",
     "WhatsApp",
+    "WhatsAppTemplate",
     "load_config",
 ]

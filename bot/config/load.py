@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import list_currencies
@@ -90,6 +91,7 @@ def _check(config: Config) -> None:
     if config.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode", "expected 'polling' or 'webhook'")
     _check_telegram(config.telegram)
+    _check_whatsapp(config.whatsapp)
     check_payments(config.payments)
     config.load_catalog()
 
@@ -101,3 +103,20 @@ def _check_telegram(tg: Telegram) -> None:
         raise ConfigError("telegram.token", "required when telegram is enabled")
     if tg.mode == "webhook" and not tg.webhook_secret:
         raise ConfigError("telegram.webhook_secret", "required in webhook mode")
+
+
+WHATSAPP_REQUIRED: Final = ("phone_number_id", "access_token", "app_secret", "verify_token")
+
+
+def _check_whatsapp(wa: WhatsApp) -> None:
+    if not wa.enabled:
+        return
+    for key in WHATSAPP_REQUIRED:
+        if not str(getattr(wa, key)).strip():
+            raise ConfigError(f"whatsapp.{key}", "required when whatsapp is enabled")
+    for i, number in enumerate(wa.merchant_numbers):
+        if not number.isascii() or not number.isdigit():
+            raise ConfigError(f"whatsapp.merchant_numbers[{i}]", "digits only, e.g. 6281234567890")
+    for kind, template in wa.templates.items():
+        if not template.name.strip():
+            raise ConfigError(f"whatsapp.templates.{kind}.name", "the approved template's name")

@@ -66,6 +66,15 @@ class Telegram:
 
 
 @dataclass(frozen=True)
+class WhatsAppTemplate:
+    """An approved template for one notice kind, sent outside the 24-hour window
+    (bot/channels/whatsapp/sender.py); its body takes the order code, amount and method."""
+
+    name: str
+    language: str = "id"
+
+
+@dataclass(frozen=True)
 class WhatsApp:
     enabled: bool = False
     phone_number_id: str = ""
@@ -74,6 +83,7 @@ class WhatsApp:
     verify_token: str = field(default="", metadata=meta(SECRET))
     api_url: str = field(default="https://graph.facebook.com/v23.0", metadata=meta(URL))
     merchant_numbers: tuple[str, ...] = ()
+    templates: dict[str, WhatsAppTemplate] = field(default_factory=dict)  # notice kind -> one
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from the payload's keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -88,10 +88,19 @@ def render_notice(
     renderer = RENDERERS.get(kind)
     if renderer is not None:
         try:
-            return renderer(notice)
+            return _with_facts(renderer(notice), notice)
         except (KeyError, TypeError, ValueError):
             pass  # a payload of another shape: say what we can
-    return _generic(kind, notice)
+    return _with_facts(_generic(kind, notice), notice)
+
+
+def _with_facts(reply: Reply, n: _Notice) -> Reply:
+    """Reply.facts, for the channels that may have to send a template instead."""
+    try:
+        facts = (n.code, n.money(), n.method())
+    except (KeyError, TypeError, ValueError):
+        return reply
+    return replace(reply, facts=facts)
 
 
 def _paid(n: _Notice) -> Reply:
