@@ -62,13 +62,16 @@ async def start_whatsapp(
     return running
 
 
-async def handled(running: Running, fake: FakeGraphAPI, within: float = 10.0) -> None:
-    """Until the app's WhatsApp channel has handled every event the fake posted."""
+async def handled(
+    running: Running, fake: FakeGraphAPI, within: float = 10.0, expected: int | None = None
+) -> None:
+    """Until the app's WhatsApp channel has handled every event the fake posted (or
+    `expected` of them, when another instance took some)."""
     channel = running.server.app[WHATSAPP]
     deadline = asyncio.get_running_loop().time() + within
     while True:
         await fake.settle()
-        if channel.handled >= fake.posted and not fake._tasks:
+        if channel.handled >= (fake.posted if expected is None else expected) and not fake._tasks:
             return
         assert asyncio.get_running_loop().time() < deadline, "the bot did not answer in time"
         await asyncio.sleep(0.005)
