@@ -110,7 +110,11 @@ class WhatsAppSender:
         language = self._channel.runtime.config.shop.languages[0]
         for message in render(reply, language):
             wamid = await self._channel.send(address, message)
-            await self._record(wamid, address, kind, template=False, facts=reply.facts)
+            status, error = await self._record(
+                wamid, address, kind, template=False, facts=reply.facts
+            )
+            if status == "failed" and str(OUTSIDE_WINDOW) in error:  # its webhook came first
+                raise WhatsAppError(OUTSIDE_WINDOW, error, 200)
 
     async def _template(self, address: str, kind: str, facts: tuple[str, ...]) -> None:
         template = self._channel.settings.templates.get(kind)
@@ -132,10 +136,10 @@ class WhatsAppSender:
 
     async def _record(
         self, wamid: str, address: str, kind: str, *, template: bool, facts: tuple[str, ...]
-    ) -> None:
+    ) -> tuple[str, str]:
         runtime = self._channel.runtime
         assert runtime.sessions is not None
-        await store.record_sent(
+        return await store.record_sent(
             runtime.sessions,
             wamid,
             address,
@@ -177,9 +181,7 @@ class WhatsAppSender:
         runtime = self._channel.runtime
         assert runtime.sessions is not None
         error = "; ".join(f"{code}: {title}" for code, title in status.errors)
-        row = await store.move_status(
-            runtime.sessions, status.wamid, status.status, error, runtime.clock()
-        )
+        row = await store.move_status(runtime.sessions, status, error, runtime.clock())
         if row is None or status.status != "failed":
             return
         log.warning("whatsapp: message %s (%s) failed: %s", status.wamid, row.kind, error)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.whatsapp.inbound import CHANNEL, Message
+from bot.channels.whatsapp.inbound import CHANNEL, Message, Status
 from payments.ports import Recipient
 from storage.db import Sessions, transaction
 from storage.models import Customer, WhatsAppContact, WhatsAppMessage, WhatsAppSeen
@@ -106,41 +106,70 @@ async def record_sent(
     template: bool,
     facts: Sequence[str] = (),
     now: datetime,
-) -> None:
+) -> tuple[str, str]:
+    """Keep what we sent under its wamid; returns its (status, error) as known now.
+
+    Meta's status webhooks may arrive before this (move_status then kept the status on a
+    row without a kind): the row gets its kind here, and the caller sees a `failed`."""
     if not wamid:
-        return
+        return "accepted", ""
+    values = {
+        "address": address,
+        "kind": kind,
+        "template": template,
+        "params": json.dumps(list(facts)) if facts else None,
+    }
     async with transaction(sessions) as session:
-        row = insert_ignoring_duplicates(session, WhatsAppMessage, "wamid").values(
-            wamid=wamid,
-            address=address,
-            kind=kind,
-            template=template,
-            params=json.dumps(list(facts)) if facts else None,
-            status="accepted",
-            updated_at=now,
+        row = _insert(session, WhatsAppMessage).values(
+            wamid=wamid, status="accepted", updated_at=now, **values
+        )
+        row = row.on_conflict_do_update(
+            index_elements=["wamid"], set_=values, where=WhatsAppMessage.kind == ""
         )
         await session.execute(row)
+        found = (
+            await session.execute(
+                select(WhatsAppMessage.status, WhatsAppMessage.error).where(
+                    WhatsAppMessage.wamid == wamid
+                )
+            )
+        ).one()
+        return found.status, found.error or ""
 
 
 async def move_status(
-    sessions: Sessions, wamid: str, status: str, error: str, now: datetime
+    sessions: Sessions, status: Status, error: str, now: datetime
 ) -> WhatsAppMessage | None:
-    """Move a sent message's status forward; the row when it moved, else None (an unknown
-    wamid, a duplicate, or a status older than the one we have)."""
-    rank = RANK.get(status)
+    """Move a sent message's status forward; the row when it moved, else None (a duplicate,
+    a status older than the one we have, or a message not recorded yet, whose status is
+    kept for record_sent)."""
+    rank = RANK.get(status.status)
     if rank is None:
         return None
     older = [name for name, r in RANK.items() if r < rank]
+    forward = (
+        update(WhatsAppMessage)
+        .where(WhatsAppMessage.wamid == status.wamid, WhatsAppMessage.status.in_(older))
+        .values(status=status.status, error=error or None, updated_at=now)
+    )
     async with transaction(sessions) as session:
-        moved = await session.execute(
-            update(WhatsAppMessage)
-            .where(WhatsAppMessage.wamid == wamid, WhatsAppMessage.status.in_(older))
-            .values(status=status, error=error or None, updated_at=now)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        row: WhatsAppMessage | None = await session.get(WhatsAppMessage, wamid)
-        return row
+        if (await session.execute(forward)).rowcount != 1:  # type: ignore[attr-defined]
+            early = insert_ignoring_duplicates(session, WhatsAppMessage, "wamid").values(
+                wamid=status.wamid,
+                address=status.address,
+                kind="",
+                template=False,
+                status=status.status,
+                error=error or None,
+                updated_at=now,
+            )
+            if (await session.execute(early)).rowcount == 1:  # type: ignore[attr-defined]
+                return None
+            # record_sent committed its row meanwhile (PostgreSQL waited for it): once more
+            if (await session.execute(forward)).rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        row: WhatsAppMessage | None = await session.get(WhatsAppMessage, status.wamid)
+        return row if row is not None and row.kind else None
 
 
 async def tell_merchants_once_a_day(

@@ -116,14 +116,14 @@ class WaUser:
         await handled(self.running, self.fake)
         return self.fake.to(self.wa_id, after=self.mark)
 
-    async def wait_text(self, *parts: str, after: int = 0) -> Sent:
+    async def wait_text(self, *parts: str, after: int = 0, within: float = 10.0) -> Sent:
         def found() -> Sent | None:
             for sent in self.fake.to(self.wa_id, after=after):
                 if all(p in sent.text for p in parts):
                     return sent
             return None
 
-        result: Sent = await self.fake.wait_for(found)
+        result: Sent = await self.fake.wait_for(found, within)
         return result
 
 

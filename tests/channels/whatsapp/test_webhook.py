@@ -40,9 +40,9 @@ async def app(aiohttp_server: Any, db_url: str, fake: FakeGraphAPI) -> Running:
 
 
 async def get(running: Running, query: dict[str, str]) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(running.url(WEBHOOK_PATH), params=query) as response:
-            return response.status, await response.text()
+    url = running.url(WEBHOOK_PATH)
+    async with aiohttp.ClientSession() as http, http.get(url, params=query) as response:
+        return response.status, await response.text()
 
 
 async def test_the_verification_challenge_is_echoed_for_our_verify_token(app: Running) -> None:
