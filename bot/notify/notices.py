@@ -95,9 +95,13 @@ def render_notice(
 
 
 def _with_facts(reply: Reply, n: _Notice) -> Reply:
-    """Reply.facts, for the channels that may have to send a template instead."""
+    """Reply.facts, for the channels that may have to send a template instead: the order
+    code and the amount (a payment's, else the order's total), and a payment's method."""
+    p = n.payload
     try:
-        facts = (n.code, n.money(), n.method())
+        facts = (n.code, n.money(p["amount"] if "amount" in p else p["total"]))
+        if "method" in p:
+            facts += (n.method(),)
     except (KeyError, TypeError, ValueError):
         return reply
     return replace(reply, facts=facts)
