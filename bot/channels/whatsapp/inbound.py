@@ -183,9 +183,18 @@ def to_inbound(message: Message) -> Inbound:
         return Inbound(kind="tap", choice_id=message.choice_id, **base)
     if message.phone:
         return Inbound(kind="phone", phone=message.phone, **base)
+    if message.type == "text" and _is_command(message.text):
+        name, _, args = message.text.strip()[1:].partition(" ")
+        return Inbound(kind="command", command=name.lower(), text=args.strip(), **base)
     if message.type in ("text", "button"):
         return Inbound(kind="text", text=message.text, **base)
     return Inbound(kind="text", text="", **base)
+
+
+def _is_command(text: str) -> bool:
+    """`/orders paid`: the merchant desk's commands, typed as on Telegram."""
+    text = text.strip()
+    return len(text) > 1 and text[0] == "/" and text[1].isascii() and text[1].isalnum()
 
 
 def language_hint(wa_id: str) -> str:

@@ -279,6 +279,10 @@ class FakeGraphAPI:
         }
         if context:
             message["context"] = {"from": DISPLAY_NUMBER, "id": context}
+        if not wa_id.isdigit():  # a username-only customer: a business-scoped id, no number
+            message["from_user_id"] = message.pop("from")
+            contact = {"profile": {"name": name, "username": "@ana"}, "user_id": wa_id}
+            return {"contacts": [contact], "messages": [message]}
         return {"contacts": [{"profile": {"name": name}, "wa_id": wa_id}], "messages": [message]}
 
     async def post_status(
