@@ -99,7 +99,7 @@ def _with_facts(reply: Reply, n: _Notice) -> Reply:
     code and the amount (a payment's, else the order's total), and a payment's method."""
     p = n.payload
     try:
-        facts = (n.code, n.money(p["amount"] if "amount" in p else p["total"]))
+        facts: tuple[str, ...] = (n.code, n.money(p["amount"] if "amount" in p else p["total"]))
         if "method" in p:
             facts += (n.method(),)
     except (KeyError, TypeError, ValueError):
