@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a whole checkout in the terminal, sandbox payments")
     demo.add_argument("--auto", action="store_true", help="play a scripted customer, then exit")
     demo.add_argument("--language", default="", help="id, en or sw (default: from $LANG)")
+    demo.add_argument(
+        "--channel",
+        choices=["console", "whatsapp"],
+        default="console",
+        help="whatsapp: show each reply as WhatsApp renders it",
+    )
     orders = sub.add_parser("orders", help="orders, as the HTTP API shows them")
     orders_sub = orders.add_subparsers(dest="action", required=True)
     listing = orders_sub.add_parser("list", help="the newest orders")

@@ -51,7 +51,7 @@ class Sent:
     type: str
     payload: dict[str, Any]
     wamid: str
-    at: float = field(default_factory=time.monotonic)
+    at: float = field(default_factory=time.perf_counter)  # when it arrived
 
     @property
     def text(self) -> str:
@@ -103,6 +103,7 @@ class FakeGraphAPI:
         self.send_statuses = True
         self.webhook_answers: list[int] = []
         self.posted = 0  # events posted to our webhook (messages and statuses)
+        self.listeners: list[Callable[[Sent], None]] = []  # told of every accepted send
         self._buckets: dict[str, Bucket] = {}
         self._recent: list[float] = []
         self._ids = itertools.count(1)
@@ -152,7 +153,10 @@ class FakeGraphAPI:
             self.refusals.append((to, 131047))
             return error_response(Refused(131047, "Re-engagement message"))
         wamid = f"wamid.OUT.{next(self._ids):04d}"
-        self.sent.append(Sent(len(self.sent) + 1, to, kind, payload, wamid))
+        sent = Sent(len(self.sent) + 1, to, kind, payload, wamid)
+        self.sent.append(sent)
+        for listener in self.listeners:
+            listener(sent)
         if outside:
             self._later(self.post_status(wamid, to, "failed", errors=[_window_error()]))
         elif self.send_statuses:
