@@ -124,11 +124,14 @@ class WhatsAppChannel:
                     log.warning("whatsapp: reply not sent (%s)", exc)
                     return
 
-    async def send(self, address: str, message: Outgoing, *, attempts: int = 1) -> str:
-        """One message, its media uploaded first; returns the wamid."""
+    async def send(
+        self, address: str, message: Outgoing, *, attempts: int = 1, tracker: str = ""
+    ) -> str:
+        """One message, its media uploaded first; returns the wamid. `tracker` comes back in
+        the message's status webhooks."""
         for attempt in range(1, attempts + 1):
             try:
-                return await self._send_once(address, message)
+                return await self._send_once(address, message, tracker)
             except WhatsAppError as exc:
                 if exc.code not in RETRY_CODES or attempt >= attempts:
                     raise
@@ -140,7 +143,7 @@ class WhatsAppChannel:
             await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
-    async def _send_once(self, address: str, message: Outgoing) -> str:
+    async def _send_once(self, address: str, message: Outgoing, tracker: str) -> str:
         client = self.client
         assert client is not None, "whatsapp is not started"
         payload = message.payload
@@ -148,7 +151,7 @@ class WhatsAppChannel:
             content, mime, filename = message.upload
             media_id = await client.upload(content, mime, filename)
             payload = _with_media(message, media_id)
-        return await client.send(address, message.type, payload)
+        return await client.send(address, message.type, payload, tracker)
 
     async def _status(self, status: Status) -> None:
         try:

@@ -66,6 +66,7 @@ class Status:
     status: str
     address: str
     errors: tuple[tuple[int, str], ...] = field(default=())
+    tracker: str = ""  # our biz_opaque_callback_data, echoed: set on outbox sends
 
 
 def read_body(raw: bytes) -> Any:
@@ -164,7 +165,9 @@ def _status(number: str, raw: dict[str, Any]) -> Status | None:
         (_int(_dict(e), "code"), _str(_dict(e).get("title") or _dict(e).get("message"))[:200])
         for e in _list(raw.get("errors"))
     )
-    return Status(number, wamid, status, address, errors)
+    return Status(
+        number, wamid, status, address, errors, _str(raw.get("biz_opaque_callback_data"))
+    )
 
 
 def to_inbound(message: Message) -> Inbound:

@@ -70,7 +70,9 @@ class Channel(Protocol):
     runtime: Runtime
     settings: WhatsApp
 
-    async def send(self, address: str, message: Outgoing, *, attempts: int = 1) -> str: ...
+    async def send(
+        self, address: str, message: Outgoing, *, attempts: int = 1, tracker: str = ""
+    ) -> str: ...
 
 
 class WhatsAppSender:
@@ -109,7 +111,7 @@ class WhatsAppSender:
     async def _free_form(self, address: str, reply: Reply, kind: str) -> None:
         language = self._channel.runtime.config.shop.languages[0]
         for message in render(reply, language):
-            wamid = await self._channel.send(address, message)
+            wamid = await self._channel.send(address, message, tracker=store.TRACKER + kind)
             status, error = await self._record(
                 wamid, address, kind, template=False, facts=reply.facts
             )
@@ -131,7 +133,8 @@ class WhatsAppSender:
                 {"type": "body", "parameters": [{"type": "text", "text": f} for f in facts]}
             ],
         }
-        wamid = await self._channel.send(address, Outgoing("template", payload))
+        template_message = Outgoing("template", payload)
+        wamid = await self._channel.send(address, template_message, tracker=store.TRACKER + kind)
         await self._record(wamid, address, kind, template=True, facts=facts)
 
     async def _record(
@@ -181,7 +184,9 @@ class WhatsAppSender:
         runtime = self._channel.runtime
         assert runtime.sessions is not None
         error = "; ".join(f"{code}: {title}" for code, title in status.errors)
-        row = await store.move_status(runtime.sessions, status, error, runtime.clock())
+        row = await store.move_status(
+            runtime.sessions, status, error, runtime.clock(), runtime.read_sessions
+        )
         if row is None or status.status != "failed":
             return
         log.warning("whatsapp: message %s (%s) failed: %s", status.wamid, row.kind, error)

@@ -11,16 +11,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.whatsapp.inbound import CHANNEL, Message, Status
 from payments.ports import Recipient
-from storage.db import Sessions, transaction
+from storage.db import Sessions, one_statement, transaction
 from storage.models import Customer, WhatsAppContact, WhatsAppMessage, WhatsAppSeen
 from storage.repo import OutboxWriter, insert_ignoring_duplicates
 
+_STATUS: Final = select(WhatsAppMessage.status).where(WhatsAppMessage.wamid == bindparam("wamid"))
+TRACKER: Final = "outbox:"  # biz_opaque_callback_data of the outbox's sends
 # Statuses in the order they happen; `failed` may come after any of them.
 RANK: Final = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3, "failed": 4}
 
@@ -138,13 +140,22 @@ async def record_sent(
 
 
 async def move_status(
-    sessions: Sessions, status: Status, error: str, now: datetime
+    sessions: Sessions, status: Status, error: str, now: datetime, reader: Sessions | None = None
 ) -> WhatsAppMessage | None:
     """Move a sent message's status forward; the row when it moved, else None (a duplicate,
-    a status older than the one we have, or a message not recorded yet, whose status is
-    kept for record_sent)."""
+    a status older than the one we have, or a message not recorded yet, whose `failed` is
+    kept for record_sent).
+
+    Most statuses are of chat answers, which are not recorded: a read (on `reader`) skips
+    them without taking SQLite's one writer. The outbox's sends carry TRACKER, which Meta
+    echoes, so their statuses are kept even when they come before record_sent."""
     rank = RANK.get(status.status)
     if rank is None:
+        return None
+    async with one_statement(reader or sessions) as connection:
+        known = (await connection.execute(_STATUS, {"wamid": status.wamid})).scalar()
+    ours = status.tracker.startswith(TRACKER) or status.status == "failed"
+    if (known is None and not ours) or RANK.get(known or "", -1) >= rank:
         return None
     older = [name for name, r in RANK.items() if r < rank]
     forward = (

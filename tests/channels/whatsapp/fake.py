@@ -104,6 +104,7 @@ class FakeGraphAPI:
         self.webhook_answers: list[int] = []
         self.posted = 0  # events posted to our webhook (messages and statuses)
         self.listeners: list[Callable[[Sent], None]] = []  # told of every accepted send
+        self.trackers: dict[str, str] = {}  # wamid -> biz_opaque_callback_data, echoed
         self._buckets: dict[str, Bucket] = {}
         self._recent: list[float] = []
         self._ids = itertools.count(1)
@@ -154,6 +155,7 @@ class FakeGraphAPI:
             return error_response(Refused(131047, "Re-engagement message"))
         wamid = f"wamid.OUT.{next(self._ids):04d}"
         sent = Sent(len(self.sent) + 1, to, kind, payload, wamid)
+        self.trackers[wamid] = str(body.get("biz_opaque_callback_data") or "")
         self.sent.append(sent)
         for listener in self.listeners:
             listener(sent)
@@ -300,6 +302,8 @@ class FakeGraphAPI:
         }
         if errors:
             entry["errors"] = errors
+        if self.trackers.get(wamid):
+            entry["biz_opaque_callback_data"] = self.trackers[wamid]
         await self.push({"contacts": [{"wa_id": to}], "statuses": [entry]})
 
     def _later(self, work: Any) -> None:

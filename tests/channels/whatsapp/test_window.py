@@ -150,3 +150,20 @@ async def test_the_throughput_limit_backs_off_and_then_sends(
         ("payment_paid", "sent"),
     ]
     assert [code for _, code in fake.refusals] == [130429, 130429]
+
+
+async def test_statuses_move_a_notice_only_forward_and_chat_answers_keep_no_rows(
+    aiohttp_server: Any, db_url: str, fake: FakeGraphAPI
+) -> None:
+    running = await start_whatsapp(aiohttp_server, db_url, fake)
+    ana, reference = await ordered(running, fake)
+    assert await rows(running, select(WhatsAppMessage)) == []  # the chat's own answers
+    mark = fake.last_seq
+    await pay_at_sandbox(running, reference)
+    told = await ana.wait_text("Pembayaran diterima", after=mark)
+    await outbox_settled(running)
+    for status in ("read", "delivered", "sent", "read"):  # out of order, and again
+        await fake.post_status(told.wamid, CUSTOMER, status)
+    await handled(running, fake)
+    query = select(WhatsAppMessage.status).where(WhatsAppMessage.wamid == told.wamid)
+    assert await rows(running, query) == [("read",)]
