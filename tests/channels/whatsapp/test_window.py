@@ -131,7 +131,7 @@ async def test_the_pair_rate_limit_is_waited_out(
     await ana.say("2 kopi susu")  # takes this second's message
     mark = fake.last_seq
     await pay_at_sandbox(running, reference)
-    await ana.wait_text("Pembayaran diterima", after=mark, within=15)
+    await ana.wait_text("Pembayaran diterima", after=mark, within=30)
     assert await outbox_settled(running) == [("order_paid", "sent"), ("payment_paid", "sent")]
     assert (CUSTOMER, 131056) in fake.refusals
 
@@ -144,8 +144,8 @@ async def test_the_throughput_limit_backs_off_and_then_sends(
     fake.throttle_next = 2
     mark = fake.last_seq
     await pay_at_sandbox(running, reference)
-    await ana.wait_text("Pembayaran diterima", after=mark, within=15)
-    assert await outbox_settled(running, within=15) == [
+    await ana.wait_text("Pembayaran diterima", after=mark, within=30)
+    assert await outbox_settled(running, within=30) == [
         ("order_paid", "sent"),
         ("payment_paid", "sent"),
     ]
