@@ -24,6 +24,7 @@ CHANNEL: Final = Channel.WHATSAPP
 SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
 # WhatsApp gives no client language: the country code of the number is the best hint.
 LANGUAGE_BY_PREFIX: Final = (("62", "id"), ("255", "sw"), ("254", "sw"), ("256", "sw"))
+_INT_BOUND: Final = 10**10  # unix seconds up to the year 2286; error codes fit too
 IGNORED_TYPES: Final = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
 
 
@@ -229,6 +230,6 @@ def _int(raw: dict[str, Any], key: str = "timestamp") -> int:
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
-        return value
+        return value if 0 <= value < _INT_BOUND else 0
     text = _str(value)
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 11 else 0
