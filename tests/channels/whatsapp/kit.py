@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from bot.channels.whatsapp.channel import WEBHOOK_PATH
 from bot.channels.whatsapp.install import WHATSAPP
+from bot.config import Api
 from tests.channels.whatsapp.fake import (
     APP_SECRET,
     NUMBER_ID,
@@ -24,6 +25,7 @@ from tests.channels.whatsapp.fake import (
 from tests.conftest import Running, free_port, make_config, start_app
 
 CUSTOMER: Final = "6281234567890"
+API_TOKEN: Final = "whatsapp-tests-api-token"
 MERCHANT: Final = "6281100009001"
 
 
@@ -55,7 +57,10 @@ async def start_whatsapp(
         **settings,
     )
     config = replace(
-        config, whatsapp=whatsapp, telegram=replace(config.telegram, merchant_chat_ids=())
+        config,
+        whatsapp=whatsapp,
+        telegram=replace(config.telegram, merchant_chat_ids=()),
+        api=Api(token=API_TOKEN),
     )
     running = await start_app(aiohttp_server, config)
     fake.webhook_url = running.url(WEBHOOK_PATH)
