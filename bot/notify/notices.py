@@ -96,10 +96,13 @@ def render_notice(
 
 def _with_facts(reply: Reply, n: _Notice) -> Reply:
     """Reply.facts, for the channels that may have to send a template instead: the order
-    code and the amount (a payment's, else the order's total), and a payment's method."""
+    code, then the amount (a payment's, else the order's total) and the payment's method,
+    those of them the notice has (a reminder: the code and the method)."""
     p = n.payload
     try:
-        facts: tuple[str, ...] = (n.code, n.money(p["amount"] if "amount" in p else p["total"]))
+        facts: tuple[str, ...] = (n.code,)
+        if "amount" in p or "total" in p:
+            facts += (n.money(p["amount"] if "amount" in p else p["total"]),)
         if "method" in p:
             facts += (n.method(),)
     except (KeyError, TypeError, ValueError):
