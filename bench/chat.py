@@ -1,5 +1,6 @@
 """Chat latency and throughput: a real `checkout-bot run` process in webhook mode on SQLite,
-python-telegram-bot talking to a fake Bot API, next to an echo bot on the same fake.
+python-telegram-bot talking to a fake Bot API, next to an echo bot on the same fake; then the
+same customers on WhatsApp's webhook against a fake Graph API (bench/chat_whatsapp.py).
 
 This process plays Telegram: the fake Bot API (tests/channels/telegram/fake.py) POSTs each
 update to the bot's webhook, as Telegram does, and notes when the bot's answer (sendMessage,
@@ -12,6 +13,7 @@ the same kind of aiohttp webhook route, answering each update with one sendMessa
 tap with answerCallbackQuery), no storage.
 
     python bench/chat.py [--seconds 5] [--rates 50 200] [--runs 3] [--database-url PG_URL]
+                         [--no-whatsapp]
 """
 
 from __future__ import annotations
@@ -261,8 +263,10 @@ def write_config(tmp: Path, port: int, api_url: str, database_url: str) -> Path:
     return path
 
 
-async def start_process(args: list[str], port: int) -> asyncio.subprocess.Process:
-    env = {**os.environ, **ENV}
+async def start_process(
+    args: list[str], port: int, extra_env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    env = {**os.environ, **ENV, **(extra_env or {})}
     process = await asyncio.create_subprocess_exec(
         *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT
     )
@@ -344,6 +348,10 @@ async def one_round(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, 
     finally:
         await fake.close()
         await runner.cleanup()
+    if args.whatsapp:
+        from bench.chat_whatsapp import whatsapp_round
+
+        results |= await whatsapp_round(args, tmp, config, FIRST_CHAT + 200_000)
     return results
 
 
@@ -359,10 +367,20 @@ def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) ->
             f"p99 {med(e, 'p99'):6.1f} ms | lost {med(a, 'lost'):.0f}"
         )
 
-    print(line("one customer at a time", "single"))
-    for rate in args.rates:
-        print(line(f"offered {rate:g} updates/s", f"{rate:g}/s"))
-    print(line(f"as fast as {args.concurrency} customers go", "max"))
+    def whatsapp(label: str, phase: str) -> str:
+        w = f"whatsapp {phase}"
+        return (
+            f"{label:<30} whatsapp {med(w, 'rate'):4.0f}/s p50 {med(w, 'p50'):7.1f} ms p99 "
+            f"{med(w, 'p99'):7.1f} ms | lost {med(w, 'lost'):.0f}"
+        )
+
+    labels = [("one customer at a time", "single")]
+    labels += [(f"offered {rate:g} updates/s", f"{rate:g}/s") for rate in args.rates]
+    labels += [(f"as fast as {args.concurrency} customers go", "max")]
+    for label, phase in labels:
+        print(line(label, phase))
+        if args.whatsapp:
+            print(whatsapp("", phase))
     app, echo = med("app max", "rate"), med("echo max", "rate")
     single = med("app single", "p50") / med("echo single", "p50")
     print(f"ratio app/echo: throughput {app / echo:.2f}, one-customer p50 {single:.1f}x")
@@ -382,6 +400,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--database-url", default="", help="postgresql+asyncpg://... (emptied!); default SQLite"
+    )
+    parser.add_argument(
+        "--no-whatsapp", dest="whatsapp", action="store_false", help="Telegram only"
     )
     parser.add_argument("--echo", type=int, help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()

@@ -169,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--auto", action="store_true", help="play a scripted customer, then exit")
     demo.add_argument("--language", default="", help="id, en or sw (default: from $LANG)")
+    demo.add_argument(
+        "--channel",
+        choices=["console", "whatsapp"],
+        default="console",
+        help="whatsapp: show each reply as WhatsApp renders it",
+    )
     orders = _command(
         sub,
         "orders",

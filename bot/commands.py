@@ -188,7 +188,14 @@ def demo(config: Config, args: argparse.Namespace) -> int:
         quiet()  # the chat is the output
     language = args.language or os.environ.get("LANG", "")
     return asyncio.run(
-        run_demo(config, auto=args.auto, language=language, stdin=sys.stdin, stdout=sys.stdout)
+        run_demo(
+            config,
+            auto=args.auto,
+            language=language,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            channel=getattr(args, "channel", "console"),
+        )
     )
 
 

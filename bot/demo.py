@@ -26,6 +26,7 @@ from bot.app import create_app
 from bot.channels.console.inbound import CHANNEL, ConsoleChat
 from bot.channels.console.render import render
 from bot.channels.console.sender import ConsoleOutbox
+from bot.channels.whatsapp.preview import preview
 from bot.config import Config
 from bot.config.payments import only
 from bot.conversation.replies import Reply
@@ -87,6 +88,8 @@ def _port(host: str, wanted: int) -> int:
 class Terminal:
     out: TextIO
     color: bool = False
+    channel: str = "console"  # "whatsapp": replies as WhatsApp shows them
+    language: str = "en"
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -95,7 +98,10 @@ class Terminal:
     def replies(self, replies: list[Reply], who: str = "") -> None:
         for reply in replies:
             self.say(f"── {who} ──" if who else "──")
-            self.say(render(reply, color=self.color))
+            if self.channel == "whatsapp":
+                self.say(preview(reply, self.language))
+            else:
+                self.say(render(reply, color=self.color))
 
 
 @dataclass
@@ -206,7 +212,13 @@ def auto_script(config: Config) -> list[tuple[str, str]]:
 
 
 async def run_demo(
-    config: Config, *, auto: bool, language: str, stdin: TextIO, stdout: TextIO
+    config: Config,
+    *,
+    auto: bool,
+    language: str,
+    stdin: TextIO,
+    stdout: TextIO,
+    channel: str = "console",
 ) -> int:
     with tempfile.TemporaryDirectory(prefix="checkout-demo-") as tmp:
         demo_conf = demo_config(config, Path(tmp), auto_pay=not auto, language=language)
@@ -219,6 +231,7 @@ async def run_demo(
             site = web.TCPSite(runner, "127.0.0.1", demo_conf.server.port)
             await site.start()
             demo = _demo(app[RUNTIME], demo_conf, language, stdout, auto)
+            demo.term.channel = channel
             return await (_auto(demo, demo_conf) if auto else _interactive(demo, stdin))
         finally:
             await runner.cleanup()
@@ -228,7 +241,8 @@ def _demo(runtime: Runtime, config: Config, language: str, out: TextIO, auto: bo
     chat = ConsoleChat(name="Siti" if auto else "", language=language)
     customer = Recipient(CHANNEL, chat.chat_id)
     outbox = ConsoleOutbox(runtime, customer, runtime.shop.merchants)
-    term = Terminal(out, color=out.isatty())
+    shop = config.shop.languages
+    term = Terminal(out, color=out.isatty(), language=supported(language, shop) or shop[0])
     term.say(f"checkout-bot demo: {config.shop.name} (sandbox payments, throwaway database)")
     term.say(HELP)
     return Demo(runtime, chat, outbox, term)

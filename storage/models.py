@@ -327,3 +327,37 @@ class IdempotencyKey(Base):
     status: Mapped[int | None]
     body: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime]
+
+
+# ---- WhatsApp (bot/channels/whatsapp/store.py) ----------------------------------------------
+
+
+class WhatsAppSeen(Base):
+    """A webhook message id (wamid) already handled: Meta retries for days, and any instance
+    may get the retry."""
+
+    __tablename__ = "whatsapp_seen"
+    message_id: Mapped[str] = mapped_column(SafeString(255), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WhatsAppContact(Base):
+    """When a customer last wrote to us: free-form messages only within 24 hours of it."""
+
+    __tablename__ = "whatsapp_contacts"
+    address: Mapped[str] = mapped_column(SafeString(128), primary_key=True)
+    last_inbound_at: Mapped[datetime]
+
+
+class WhatsAppMessage(Base):
+    """A message we sent (its wamid), for the status webhooks: only ever forward."""
+
+    __tablename__ = "whatsapp_messages"
+    wamid: Mapped[str] = mapped_column(SafeString(255), primary_key=True)
+    address: Mapped[str] = mapped_column(SafeString(128))
+    kind: Mapped[str] = mapped_column(SafeString(32))
+    template: Mapped[bool] = mapped_column(Boolean, default=False)
+    params: Mapped[str | None] = mapped_column(SafeText)  # JSON: the template's, for a fallback
+    status: Mapped[str] = mapped_column(SafeString(16), default="accepted")
+    error: Mapped[str | None] = mapped_column(SafeText)
+    updated_at: Mapped[datetime]

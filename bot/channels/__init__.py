@@ -17,9 +17,9 @@ __all__ = ["CHANNELS", "WEBHOOK_PATHS", "Channel", "ChannelStartFailed"]
 
 
 # The channels with code, one line each: bot/channels/<name>/install.py.
-# WhatsApp is a name (config, API, merchant numbers) with no folder yet.
 CHANNELS: Final[tuple[Channel, ...]] = (
     Channel.TELEGRAM,
+    Channel.WHATSAPP,
     Channel.CONSOLE,
     Channel.EMAIL,
 )

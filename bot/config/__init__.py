@@ -26,6 +26,7 @@ from bot.config.sections import (
     Shop,
     Telegram,
     WhatsApp,
+    WhatsAppTemplate,
 )
 
 DEFAULT_FILE: Final = Path(__file__).with_name("default.toml")
@@ -49,5 +50,6 @@ __all__ = [
     "Shop",
     "Telegram",
     "WhatsApp",
+    "WhatsAppTemplate",
     "load_config",
 ]

@@ -10,12 +10,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import list_currencies
 
 from bot.catalog import spec as catalogs
-from bot.channels import CHANNELS, Channel  # it imports the reader: not its names here
 from bot.config.payments import Payments, check_payments
 from bot.config.reader import ConfigError, build
 from bot.config.sections import (
@@ -117,10 +117,18 @@ def _check_telegram(tg: Telegram) -> None:
         raise ConfigError("telegram.webhook_secret", "required in webhook mode")
 
 
+WHATSAPP_REQUIRED: Final = ("phone_number_id", "access_token", "app_secret", "verify_token")
+
+
 def _check_whatsapp(wa: WhatsApp) -> None:
-    """A channel without code would take the merchant's settings and never say a word."""
-    if wa.enabled and Channel.WHATSAPP not in CHANNELS:
-        raise ConfigError(
-            "whatsapp.enabled",
-            "this version has no WhatsApp channel yet; set enabled = false",
-        )
+    if not wa.enabled:
+        return
+    for key in WHATSAPP_REQUIRED:
+        if not str(getattr(wa, key)).strip():
+            raise ConfigError(f"whatsapp.{key}", "required when whatsapp is enabled")
+    for i, number in enumerate(wa.merchant_numbers):
+        if not number.isascii() or not number.isdigit():
+            raise ConfigError(f"whatsapp.merchant_numbers[{i}]", "digits only, e.g. 6281234567890")
+    for kind, template in wa.templates.items():
+        if not template.name.strip():
+            raise ConfigError(f"whatsapp.templates.{kind}.name", "the approved template's name")

@@ -118,6 +118,15 @@ class Telegram:
 
 
 @dataclass(frozen=True)
+class WhatsAppTemplate:
+    """An approved template for one notice kind, sent outside the 24-hour window
+    (bot/channels/whatsapp/sender.py); its body takes the order code, amount and method."""
+
+    name: str
+    language: str = "id"
+
+
+@dataclass(frozen=True)
 class WhatsApp:
     # refused until this version has a WhatsApp channel
     enabled: bool = False
@@ -130,6 +139,7 @@ class WhatsApp:
     api_url: str = field(default="https://graph.facebook.com/v23.0", metadata=meta(URL))
     # WhatsApp numbers told of paid orders
     merchant_numbers: tuple[str, ...] = ()
+    templates: dict[str, WhatsAppTemplate] = field(default_factory=dict)  # notice kind -> one
 
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

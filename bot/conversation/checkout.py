@@ -73,6 +73,8 @@ def take_name(state: State, ctx: Ctx, text: str) -> Step:
     name = " ".join(text.split())
     if not any(c.isalpha() for c in name) or len(name) > NAME_MAX:
         return ask_name(state, ctx, v.t("Please type your name (up to 100 letters)."))
+    if ctx.profile.phone_given and ctx.profile.phone and not state.phone:
+        return ask_address(replace(state, name=name, phone=ctx.profile.phone), ctx)
     return ask_phone(replace(state, name=name), ctx)
 
 

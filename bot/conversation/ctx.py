@@ -49,6 +49,8 @@ class Profile:
     phone: str = ""
     channel_name: str = ""
     language: str = ""
+    # The channel vouches for `phone` (WhatsApp: the account's own number): not asked again.
+    phone_given: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,9 @@ class Reply:
     request_phone: bool = False
     document: tuple[str, bytes] | None = None  # (filename, content), e.g. a CSV export
     edit: bool = False  # replace the message the tapped button sits on, where the channel can
+    # A notice's order code, amount and method as text: what a channel that must send a
+    # pre-approved template instead (WhatsApp, outside its 24-hour window) fills it with.
+    facts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,4 +69,5 @@ class Inbound:
     name: str = ""  # the sender's display name, where the channel gives it
     language_hint: str = ""  # the chat client's language code, e.g. "id", "en-US"
     event_id: str = ""  # the channel's id for de-duplication (Telegram update_id)
+    # phone_given="yes": the stored phone is the account's own (WhatsApp), not asked again
     extra: dict[str, str] = field(default_factory=dict)

@@ -53,7 +53,8 @@ async def handle(runtime: Runtime, inbound: Inbound) -> list[Reply]:
         language=language,
         reader=runtime.read_sessions,
     )
-    ctx = await build_ctx(runtime, opened.chat, opened.catalog_stamp, inbound.name)
+    phone_given = inbound.extra.get("phone_given") == "yes"
+    ctx = await build_ctx(runtime, opened.chat, opened.catalog_stamp, inbound.name, phone_given)
     event = to_event(inbound)
     known = (opened.state, opened.version)
     return await _run(runtime, opened.chat, ctx, event, inbound.event_id, 0, known)
@@ -108,7 +109,11 @@ async def _step_and_save(
 
 
 async def build_ctx(
-    runtime: Runtime, chat: Chat, catalog_stamp: CatalogStamp, channel_name: str = ""
+    runtime: Runtime,
+    chat: Chat,
+    catalog_stamp: CatalogStamp,
+    channel_name: str = "",
+    phone_given: bool = False,
 ) -> Ctx:
     sessions = runtime.read_sessions or runtime.sessions
     assert sessions is not None
@@ -124,7 +129,9 @@ async def build_ctx(
         pickup=shop.pickup,
     )
     offered = methods.offered(runtime.config.payments.method_ids(), shop.currency)
-    profile = Profile(chat.name, chat.phone, channel_name.strip()[:100], chat.language)
+    profile = Profile(
+        chat.name, chat.phone, channel_name.strip()[:100], chat.language, phone_given
+    )
     return Ctx(info, items, sections, offered, runtime.clock(), profile)
 
 

@@ -88,10 +88,26 @@ def render_notice(
     renderer = RENDERERS.get(kind)
     if renderer is not None:
         try:
-            return renderer(notice)
+            return _with_facts(renderer(notice), notice)
         except (KeyError, TypeError, ValueError):
             pass  # a payload of another shape: say what we can
-    return _generic(kind, notice)
+    return _with_facts(_generic(kind, notice), notice)
+
+
+def _with_facts(reply: Reply, n: _Notice) -> Reply:
+    """Reply.facts, for the channels that may have to send a template instead: the order
+    code, then the amount (a payment's, else the order's total) and the payment's method,
+    those of them the notice has (a reminder: the code and the method)."""
+    p = n.payload
+    try:
+        facts: tuple[str, ...] = (n.code,)
+        if "amount" in p or "total" in p:
+            facts += (n.money(p["amount"] if "amount" in p else p["total"]),)
+        if "method" in p:
+            facts += (n.method(),)
+    except (KeyError, TypeError, ValueError):
+        return reply
+    return replace(reply, facts=facts)
 
 
 def as_repeat(reply: Reply, language: str) -> Reply:

@@ -149,15 +149,6 @@ def test_telegram_enabled_without_a_token_names_the_key(tmp_path: Path) -> None:
     assert caught.value.key == "telegram.token"
 
 
-def test_whatsapp_enabled_is_refused_while_it_has_no_channel(tmp_path: Path) -> None:
-    text = SHIPPED + '\n[whatsapp]\nenabled = true\nphone_number_id = "1"\n'
-    env = {"WHATSAPP_ACCESS_TOKEN": LONG}
-    text += 'access_token = "t"\napp_secret = "s"\nverify_token = "v"\n'
-    with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, text), environ=env)
-    assert caught.value.key == "whatsapp.enabled" and "WhatsApp" in str(caught.value)
-
-
 def test_the_packaged_default_is_the_shipped_config_toml() -> None:
     """`checkout-bot demo` after pip install reads the packaged copy: it must not drift."""
     assert DEFAULT_FILE.read_text() == (ROOT / "config.toml").read_text()
