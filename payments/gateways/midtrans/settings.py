@@ -12,7 +12,7 @@ from payments.gateways.spec import DURATION, SECRET, URL, SettingsError, meta
 class MidtransSettings:
     enabled: bool = False
     base_url: str = field(default="https://api.sandbox.midtrans.com", metadata=meta(URL))
-    snap_url: str = field(default="https://app.sandbox.midtrans.com/snap", metadata=meta(URL))
+    snap_url: str = field(default="https://app.sandbox.midtrans.com", metadata=meta(URL))
     server_key: str = field(default="${MIDTRANS_SERVER_KEY}", metadata=meta(SECRET))
     methods: tuple[str, ...] = ("link", "va:bca", "va:bni", "va:bri", "qris")
     expiry: int = field(default=24 * 3600, metadata=meta(DURATION))

@@ -687,3 +687,30 @@ async def test_no_secret_appears_in_errors_logs_or_repr(
     for text in texts:
         assert KEY not in text and basic not in text and signature not in text
     assert all(e.__cause__ is None for e in errors)
+
+
+async def test_the_shipped_snap_url_reaches_midtrans_documented_endpoint(
+    aiohttp_server: AiohttpServer, http: aiohttp.ClientSession
+) -> None:
+    """The shipped snap_url is a host; the adapter adds the path Midtrans documents
+    (https://app.sandbox.midtrans.com/snap/v1/transactions): asked through a proxy-like fake
+    that records the path, the request lands on /snap/v1/transactions exactly."""
+    from payments.gateways.midtrans.settings import MidtransSettings
+
+    shipped = MidtransSettings().snap_url
+    assert shipped == "https://app.sandbox.midtrans.com"
+    seen: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.json_response({"token": "t", "redirect_url": "https://x/snap/v2/vtweb/t"})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", record)
+    server = await aiohttp_server(app)
+    root = str(server.make_url("")).rstrip("/")
+    gateway = MidtransGateway(
+        http, base_url=root, snap_url=root + shipped.partition(".com")[2], server_key=KEY
+    )
+    await gateway.create_payment(checkout("midtrans:link"))
+    assert seen == ["/snap/v1/transactions"]
