@@ -29,6 +29,7 @@ from telegram.error import BadRequest, NetworkError
 from telegram.ext import ExtBot
 
 from bot import texts
+from bot.channels.split import split_text as split_pieces
 from bot.channels.telegram.lean import LeanBotAPI
 from bot.conversation.replies import Reply
 
@@ -59,23 +60,8 @@ def to_html(text: str) -> str:
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces within `limit`, cut at line breaks where possible (marks never span lines)."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        joined = f"{current}\n{line}" if current else line
-        if len(joined) > limit:
-            pieces.append(current)
-            joined = line
-        current = joined
-    pieces.append(current)
-    return [p for p in pieces if p.strip()] or ["…"]
+    """Within Telegram's limit unless told (bot/channels/split.py)."""
+    return split_pieces(text, limit)
 
 
 def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

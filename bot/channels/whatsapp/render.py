@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from bot import texts
+from bot.channels.split import split_text
 from bot.conversation.replies import Choice, Reply
 
 MAX_TEXT: Final = 4096
@@ -55,26 +56,6 @@ def to_whatsapp(text: str) -> str:
 def shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Pieces within `limit`, cut at line breaks where possible."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        joined = f"{current}\n{line}" if current else line
-        if len(joined) > limit:
-            pieces.append(current)
-            joined = line
-        current = joined
-    pieces.append(current)
-    return [p for p in pieces if p.strip()] or [MORE_BODY]
 
 
 def render(reply: Reply, language: str = "en") -> list[Outgoing]:
