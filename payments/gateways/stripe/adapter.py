@@ -167,7 +167,8 @@ class StripeGateway:
         """The session's payment intent, then `POST /v1/refunds` with it and the amount in
         Stripe's units. The idempotency key is the refund's reference: asking again after an
         unknown outcome returns the same refund (Stripe keeps keys 24 hours; the sweep asks
-        again within minutes). Stripe's `reason` is an enum, so ours travels in metadata."""
+        again within minutes), but with the answer first given, so a pending refund is read
+        again by its id. Stripe's `reason` is an enum, so ours travels in metadata."""
         if not ref.external_id:
             raise GatewayRejected(self.name, f"refund={ask.reference}: no session to refund")
         sessions = self._client.v1.checkout.sessions
@@ -184,8 +185,13 @@ class StripeGateway:
             "metadata": {"reference": ask.reference, "reason": ask.reason[:200]},
         }
         options: Any = {"idempotency_key": ask.reference}
-        made = await self._call(self._client.v1.refunds.create_async(params, options))
-        return read_refund(made.to_dict())
+        refunds = self._client.v1.refunds
+        result = read_refund((await self._call(refunds.create_async(params, options))).to_dict())
+        if result.status is RefundStatus.REQUESTED and result.external_id:
+            # Stripe replays a key's first answer: a refund pending then is asked by its id.
+            now = await self._call(refunds.retrieve_async(result.external_id))
+            result = read_refund(now.to_dict())
+        return result
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> PaymentResult:
         """Verify with the SDK over the raw body, then read the event ourselves (hostile-safe

@@ -9,7 +9,8 @@ against the SDK's wire format on both sides.
 
 Refunds (`POST /v1/refunds`): the bearer key, an existing payment intent that was paid, an
 amount at most what is charged minus refunded, and Idempotency-Key (the same key answers the
-first refund again, another body with it is 400 idempotency_error).
+first refund's first answer again, as Stripe does; another body with it is 400
+idempotency_error), and `GET /v1/refunds/{id}` for a refund's status now.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class FakeStripe:
         self.intents: dict[str, dict[str, Any]] = {}  # payment intent id -> intent
         self.refunds: dict[str, dict[str, Any]] = {}  # refund id -> refund
         self.refund_status = "succeeded"  # what the next refunds come back as
+        self._first: dict[str, dict[str, Any]] = {}  # refund id -> its first answer
         self._ids = itertools.count(1)
         self._events = itertools.count(1)
         self.url = ""
@@ -82,6 +84,7 @@ class FakeStripe:
         self.app.router.add_get("/v1/checkout/sessions/{id}", self._retrieve)
         self.app.router.add_post("/v1/checkout/sessions/{id}/expire", self._expire)
         self.app.router.add_post("/v1/refunds", self._refund)
+        self.app.router.add_get("/v1/refunds/{id}", self._refund_now)
 
     # ---- steering -------------------------------------------------------------------------------
 
@@ -296,7 +299,7 @@ class FakeStripe:
             first, refund_id = self._keys[key]
             if first != json.dumps(form, sort_keys=True):
                 return error(400, "idempotency_error", "Keys ... same parameters")
-            return web.json_response(self.refunds[refund_id])
+            return web.json_response(self._first[refund_id])  # Stripe replays the first answer
         params = nested(form)
         intent = self.intents.get(str(params.get("payment_intent", "")))
         if intent is None:
@@ -332,10 +335,19 @@ class FakeStripe:
         if self.refund_status in ("succeeded", "pending", "requires_action"):
             intent["amount_refunded"] += amount
         self.refunds[refund_id] = refund
+        self._first[refund_id] = dict(refund)
         if key:
             self._keys[key] = (json.dumps(form, sort_keys=True), refund_id)
         if failure == "timeout":
             await asyncio.sleep(self.slow_seconds)  # refunded, but the answer comes too late
+        return web.json_response(refund)
+
+    async def _refund_now(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        refund = self.refunds.get(request.match_info["id"])
+        if refund is None:
+            return error(404, "invalid_request_error", "No such refund", code="resource_missing")
         return web.json_response(refund)
 
 

@@ -108,3 +108,21 @@ async def test_a_refund_stripe_fails_is_failed_with_its_reason(
     assert failed.status == "failed" and "declined" in (failed.reason or "")
     assert await h.rows(select(Payment.status)) == [("paid",)]
     assert await told(h) == []
+
+
+async def test_a_pending_refund_stays_requested_until_stripe_says_succeeded(
+    aiohttp_server: Any, db_url: str
+) -> None:
+    h = await start(aiohttp_server, db_url)
+    code, _ = await paid(h)
+    h.fake.refund_status = "pending"
+    asked = await refund(h, code, None)
+    assert asked.status == "requested" and await told(h) == []
+    [made] = h.fake.refunds.values()
+    made["status"] = "succeeded"  # the key replays "pending"; its id tells the truth
+    runtime = h.running.runtime
+    later = runtime.clock() + timedelta(minutes=2)
+    assert await ask_again(runtime.uow, runtime.gateways, now=later) == 1
+    assert await h.rows(select(Refund.status)) == [("done",)]
+    assert await h.rows(select(Payment.status)) == [("refunded",)]
+    assert len(h.fake.refunds) == 1 and len(await told(h)) == 1
