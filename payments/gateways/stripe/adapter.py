@@ -30,6 +30,9 @@ from payments.base import (
     PaymentRef,
     PaymentResult,
     PaymentStatus,
+    RefundAsk,
+    RefundResult,
+    RefundStatus,
 )
 from payments.gateways.parsing import json_object, text_field
 from payments.gateways.stripe import amounts
@@ -60,6 +63,15 @@ EVENTS: Final[Mapping[str, PaymentStatus]] = {
     "checkout.session.async_payment_succeeded": S.PAID,
     "checkout.session.async_payment_failed": S.FAILED,
     "checkout.session.expired": S.EXPIRED,
+}
+# A Refund object's status -> ours. pending/requires_action (and anything new) stay
+# requested: the sweep asks again with the same idempotency key and gets the same refund.
+REFUND_STATUS: Final[Mapping[str, RefundStatus]] = {
+    "succeeded": RefundStatus.DONE,
+    "pending": RefundStatus.REQUESTED,
+    "requires_action": RefundStatus.REQUESTED,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
 }
 
 
@@ -151,6 +163,36 @@ class StripeGateway:
         except GatewayRejected:  # not open any more: say what it is
             return await self.fetch_status(ref)
 
+    async def refund_payment(self, ref: PaymentRef, ask: RefundAsk) -> RefundResult:
+        """The session's payment intent, then `POST /v1/refunds` with it and the amount in
+        Stripe's units. The idempotency key is the refund's reference: asking again after an
+        unknown outcome returns the same refund (Stripe keeps keys 24 hours; the sweep asks
+        again within minutes), but with the answer first given, so a pending refund is read
+        again by its id. Stripe's `reason` is an enum, so ours travels in metadata."""
+        if not ref.external_id:
+            raise GatewayRejected(self.name, f"refund={ask.reference}: no session to refund")
+        sessions = self._client.v1.checkout.sessions
+        session = await self._call(sessions.retrieve_async(ref.external_id))
+        intent = session.to_dict().get("payment_intent")
+        if isinstance(intent, dict):  # expanded
+            intent = intent.get("id")
+        intent_id = intent if isinstance(intent, str) else None
+        if not intent_id:
+            raise GatewayRejected(self.name, f"refund={ask.reference}: session has no payment")
+        params: Any = {
+            "payment_intent": intent_id,
+            "amount": amounts.to_stripe(ask.amount, ask.currency),
+            "metadata": {"reference": ask.reference, "reason": ask.reason[:200]},
+        }
+        options: Any = {"idempotency_key": ask.reference}
+        refunds = self._client.v1.refunds
+        result = read_refund((await self._call(refunds.create_async(params, options))).to_dict())
+        if result.status is RefundStatus.REQUESTED and result.external_id:
+            # Stripe replays a key's first answer: a refund pending then is asked by its id.
+            now = await self._call(refunds.retrieve_async(result.external_id))
+            result = read_refund(now.to_dict())
+        return result
+
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> PaymentResult:
         """Verify with the SDK over the raw body, then read the event ourselves (hostile-safe
         JSON, payments/gateways/parsing.py). Stripe repeats and reorders events: each one
@@ -215,6 +257,21 @@ def read_session(data: Mapping[str, Any], event: str = "") -> PaymentResult:
         raw_status=f"{status}/{paid}" if not event else f"{event} {status}/{paid}",
         raw=dict(data),
     )
+
+
+def read_refund(data: Mapping[str, Any]) -> RefundResult:
+    """A Refund object as our result; a status we do not know stays requested (asked again)."""
+    raw = text_field(data.get("status")) or ""
+    status = REFUND_STATUS.get(raw)
+    if status is None:
+        log.warning("stripe: unmapped refund status %r, treating as requested", raw[:40])
+        status = RefundStatus.REQUESTED
+    reason = None
+    if status is RefundStatus.FAILED:
+        why = text_field(data.get("failure_reason"), blank_is_none=True) or "unknown"
+        reason = f"stripe refund {raw}: {why}"[:300]
+    given = text_field(data.get("id"), blank_is_none=True)
+    return RefundResult(status, external_id=given, reason=reason, raw=dict(data))
 
 
 def read_event(event: Mapping[str, Any]) -> PaymentResult:

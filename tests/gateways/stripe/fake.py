@@ -6,6 +6,11 @@ minutes to 24 hours ahead, Stripe's minimum charge, and Idempotency-Key (the sam
 same body answers the first session again; with another body, 400 idempotency_error). Webhooks
 are signed with the SDK's own helper (stripe.WebhookSignature), so the adapter is tested
 against the SDK's wire format on both sides.
+
+Refunds (`POST /v1/refunds`): the bearer key, an existing payment intent that was paid, an
+amount at most what is charged minus refunded, and Idempotency-Key (the same key answers the
+first refund's first answer again, as Stripe does; another body with it is 400
+idempotency_error), and `GET /v1/refunds/{id}` for a refund's status now.
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ class FakeStripe:
         self._answers_for: dict[str, str] = {}  # session id -> answer with this session
         self._keys: dict[str, tuple[str, dict[str, Any]]] = {}  # idempotency key -> body, session
         self._failures: list[str] = []
+        self.intents: dict[str, dict[str, Any]] = {}  # payment intent id -> intent
+        self.refunds: dict[str, dict[str, Any]] = {}  # refund id -> refund
+        self.refund_status = "succeeded"  # what the next refunds come back as
+        self._first: dict[str, dict[str, Any]] = {}  # refund id -> its first answer
         self._ids = itertools.count(1)
         self._events = itertools.count(1)
         self.url = ""
@@ -74,6 +83,8 @@ class FakeStripe:
         self.app.router.add_post("/v1/checkout/sessions", self._create)
         self.app.router.add_get("/v1/checkout/sessions/{id}", self._retrieve)
         self.app.router.add_post("/v1/checkout/sessions/{id}/expire", self._expire)
+        self.app.router.add_post("/v1/refunds", self._refund)
+        self.app.router.add_get("/v1/refunds/{id}", self._refund_now)
 
     # ---- steering -------------------------------------------------------------------------------
 
@@ -81,7 +92,21 @@ class FakeStripe:
         return self.sessions[self.by_reference[reference]]
 
     def pay(self, reference: str) -> None:
-        self.session_for(reference).update(status="complete", payment_status="paid", url=None)
+        session = self.session_for(reference)
+        session.update(status="complete", payment_status="paid", url=None)
+        intent_id = f"pi_fake{next(self._ids):06d}"
+        self.intents[intent_id] = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "status": "succeeded",
+            "amount": session["amount_total"],
+            "amount_refunded": 0,
+            "currency": session["currency"],
+        }
+        session["payment_intent"] = intent_id
+
+    def intent_for(self, reference: str) -> dict[str, Any]:
+        return self.intents[self.session_for(reference)["payment_intent"]]
 
     def set_status(self, reference: str, status: tuple[str, str]) -> None:
         session = self.session_for(reference)
@@ -259,6 +284,71 @@ class FakeStripe:
             )
         session.update(status="expired", url=None)
         return web.json_response(session)
+
+    async def _refund(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        if request.content_type != "application/x-www-form-urlencoded":
+            return error(400, "invalid_request_error", "Stripe takes form-encoded bodies")
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        failure = self._failures.pop(0) if self._failures else ""
+        if failure == "500":
+            return error(500, "api_error", "Something went wrong on Stripe's end")
+        key = request.headers.get("Idempotency-Key", "")
+        if key and key in self._keys:
+            first, refund_id = self._keys[key]
+            if first != json.dumps(form, sort_keys=True):
+                return error(400, "idempotency_error", "Keys ... same parameters")
+            return web.json_response(self._first[refund_id])  # Stripe replays the first answer
+        params = nested(form)
+        intent = self.intents.get(str(params.get("payment_intent", "")))
+        if intent is None:
+            return error(
+                400, "invalid_request_error", "No such payment_intent", code="resource_missing"
+            )
+        if intent["status"] != "succeeded":
+            return error(400, "invalid_request_error", "This PaymentIntent is not paid")
+        left = intent["amount"] - intent["amount_refunded"]
+        raw = str(params.get("amount", left))
+        if not raw.isdigit() or int(raw) < 1:
+            return error(400, "invalid_request_error", "Invalid integer", param="amount")
+        amount = int(raw)
+        if amount > left:
+            return error(
+                400,
+                "invalid_request_error",
+                f"Refund amount ({amount}) is greater than unrefunded amount ({left})",
+                code="amount_too_large",
+                param="amount",
+            )
+        refund_id = f"re_fake{next(self._ids):06d}"
+        refund = {
+            "id": refund_id,
+            "object": "refund",
+            "amount": amount,
+            "currency": intent["currency"],
+            "payment_intent": intent["id"],
+            "status": self.refund_status,
+            "failure_reason": "declined" if self.refund_status == "failed" else None,
+            "metadata": params.get("metadata", {}),
+        }
+        if self.refund_status in ("succeeded", "pending", "requires_action"):
+            intent["amount_refunded"] += amount
+        self.refunds[refund_id] = refund
+        self._first[refund_id] = dict(refund)
+        if key:
+            self._keys[key] = (json.dumps(form, sort_keys=True), refund_id)
+        if failure == "timeout":
+            await asyncio.sleep(self.slow_seconds)  # refunded, but the answer comes too late
+        return web.json_response(refund)
+
+    async def _refund_now(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        refund = self.refunds.get(request.match_info["id"])
+        if refund is None:
+            return error(404, "invalid_request_error", "No such refund", code="resource_missing")
+        return web.json_response(refund)
 
 
 def _total(items: list[dict[str, Any]]) -> int:
