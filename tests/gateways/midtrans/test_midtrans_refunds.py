@@ -9,32 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from payments.refunds import ask_again, refund_order
-from storage.models import Order, Outbox, Payment, Refund
-from tests.gateways.harness import Harness
+from payments.refunds import ask_again
+from storage.models import Payment, Refund
 from tests.gateways.midtrans.harness import start
-
-
-async def paid(h: Harness, method: str) -> tuple[str, Payment]:
-    payment = await h.start(method=method)
-    h.pay(payment.reference)
-    runtime = h.running.runtime
-    assert (await runtime.check_status(payment.id)).changed
-    [(code,)] = await h.rows(select(Order.code))
-    return code, payment
-
-
-async def refund(h: Harness, code: str, amount: int | None) -> Refund:
-    runtime = h.running.runtime
-    refund_id = await refund_order(
-        runtime.uow, runtime.gateways, code, amount, now=runtime.clock()
-    )
-    [(row,)] = await h.rows(select(Refund).where(Refund.id == refund_id))
-    return row
-
-
-async def told(h: Harness) -> list[Any]:
-    return [p for (p,) in await h.rows(select(Outbox.payload).where(Outbox.kind == "refund_done"))]
+from tests.gateways.refundkit import paid, refund, told
 
 
 async def test_a_qris_payment_refunded_in_part_then_whole(
